@@ -1,0 +1,4 @@
+from poc.cli import main
+import sys
+
+sys.exit(main())
