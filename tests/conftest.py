@@ -1,0 +1,53 @@
+"""Shared fixtures: temporary snapshot stores with small real and synthetic snapshots.
+
+Tests never touch ./snapshots: every store lives under pytest's tmp folders.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from poc.catalog import create_snapshot, ensure_default_snapshot  # noqa: E402
+from poc.sources import synthetic_panel  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def bundled_store(tmp_path_factory):
+    """A store holding the default real snapshot (built once per test session)."""
+    store = tmp_path_factory.mktemp("bundled_store")
+    ensure_default_snapshot(store)
+    return store
+
+
+@pytest.fixture(scope="session")
+def bundled_snapshot(bundled_store):
+    from poc.catalog import DEFAULT_SNAPSHOT_ID, open_snapshot
+
+    return open_snapshot(bundled_store, DEFAULT_SNAPSHOT_ID)
+
+
+@pytest.fixture(scope="session")
+def synthetic_store(tmp_path_factory):
+    """A store holding a small synthetic snapshot ``syn-small`` (120 names x 300 days)."""
+    store = tmp_path_factory.mktemp("synthetic_store")
+    create_snapshot(synthetic_panel(120, 300, seed=7), store, "syn-small")
+    return store
+
+
+@pytest.fixture(scope="session")
+def synthetic_snapshot(synthetic_store):
+    from poc.catalog import open_snapshot
+
+    return open_snapshot(synthetic_store, "syn-small")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(42)
