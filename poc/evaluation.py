@@ -1,0 +1,246 @@
+"""Signal evaluation on dense (dates x securities) arrays: rank IC, decay, spread, coverage.
+
+All inputs are aligned on the trading calendar: ``signal[d, i]`` is the value
+usable at the close of day ``d`` (see :mod:`poc.contract`), ``returns[t, i]``
+the close-to-close return of day ``t``. The forward ``h``-day return of a
+signal usable at ``d`` with lag ``L`` compounds the returns of days
+``d+1+L .. d+L+h``, so nothing here ever uses a return the position could not
+earn. Cross-sectional statistics are computed for every day at once (no
+per-day Python loop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_NAMES = 5  # fewer names in a day's cross-section and that day's IC is not computed
+WINDOW_DAYS = 21  # non-overlapping windows (about a month) for the IC t-statistic
+MIN_WINDOWS = 12  # fewer windows and the t-statistic is flagged unreliable
+
+
+def forward_returns(returns: np.ndarray, horizon: int, lag: int = 0) -> np.ndarray:
+    """Compounded return of days ``d+1+lag .. d+lag+horizon`` for a signal usable at ``d``.
+
+    NaN when any day of the window has no return or the window runs past the end.
+    """
+    if horizon < 1 or lag < 0:
+        raise ValueError(f"horizon must be >= 1 and lag >= 0, got {horizon}, {lag}")
+    t = returns.shape[0]
+    logs = np.log1p(np.where(np.isfinite(returns), returns, 0.0))
+    gaps = (~np.isfinite(returns)).astype(np.int64)
+    zero = np.zeros((1,) + returns.shape[1:])
+    clog = np.concatenate([zero, np.cumsum(logs, axis=0)])
+    cgap = np.concatenate([zero.astype(np.int64), np.cumsum(gaps, axis=0)])
+    out = np.full(returns.shape, np.nan)
+    first = 1 + lag  # window [d+first, d+first+horizon)
+    n = t - first - horizon + 1
+    if n <= 0:
+        return out
+    hi = np.arange(n) + first + horizon
+    lo = np.arange(n) + first
+    total = clog[hi] - clog[lo]
+    missing = cgap[hi] - cgap[lo]
+    out[:n] = np.where(missing == 0, np.expm1(total), np.nan)
+    return out
+
+
+def row_ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (1..n) within each row over finite entries; NaN elsewhere.
+
+    Ties share their average rank, as Spearman's correlation requires.
+    NaN is replaced by +inf before sorting (numpy's argsort is several times
+    slower on rows containing NaN), then masked out.
+    """
+    finite = np.isfinite(values)
+    filled = np.where(finite, values, np.inf)
+    order = np.argsort(filled, axis=1, kind="stable")
+    sorted_vals = np.take_along_axis(filled, order, axis=1)
+    rows, cols = values.shape
+    if cols == 0:
+        return np.full(values.shape, np.nan)
+    # Tie groups along each sorted row; a new group starts at each row's start.
+    change = np.ones(values.shape, dtype=bool)
+    change[:, 1:] = sorted_vals[:, 1:] != sorted_vals[:, :-1]
+    group = np.cumsum(change.ravel()) - 1
+    position = np.tile(np.arange(1, cols + 1, dtype=np.float64), rows)
+    sums = np.bincount(group, weights=position)
+    counts = np.bincount(group)
+    avg = (sums / counts)[group].reshape(values.shape)
+    ranks = np.empty(values.shape)
+    np.put_along_axis(ranks, order, avg, axis=1)
+    return np.where(finite, ranks, np.nan)
+
+
+def cross_sectional_corr(a: np.ndarray, b: np.ndarray, rank: bool = True) -> np.ndarray:
+    """Per-row correlation of ``a`` and ``b`` over names finite in both (Spearman by default).
+
+    Rows with fewer than :data:`MIN_NAMES` such names, or no dispersion, are NaN.
+    """
+    both = np.isfinite(a) & np.isfinite(b)
+    a = np.where(both, a, np.nan)
+    b = np.where(both, b, np.nan)
+    if rank:
+        a, b = row_ranks(a), row_ranks(b)
+    n = both.sum(axis=1)
+    a0 = np.where(both, a, 0.0)
+    b0 = np.where(both, b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma = a0.sum(axis=1) / n
+        mb = b0.sum(axis=1) / n
+        da = np.where(both, a0 - ma[:, None], 0.0)
+        db = np.where(both, b0 - mb[:, None], 0.0)
+        cov = (da * db).sum(axis=1)
+        var = np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
+        corr = cov / var
+    return np.where((n >= MIN_NAMES) & (var > 0), corr, np.nan)
+
+
+@dataclass(frozen=True)
+class ICStats:
+    """Summary of a daily IC series."""
+
+    mean: float
+    std: float
+    ir: float
+    t_stat: float
+    n_windows: int
+    reliable: bool
+    positive_share: float
+    n_days: int
+
+    def as_dict(self, prefix: str = "") -> dict[str, float]:
+        return {
+            f"{prefix}ic_mean": self.mean,
+            f"{prefix}ic_std": self.std,
+            f"{prefix}ic_ir": self.ir,
+            f"{prefix}ic_t": self.t_stat,
+            f"{prefix}ic_windows": float(self.n_windows),
+            f"{prefix}ic_positive_share": self.positive_share,
+        }
+
+
+def ic_stats(ic: np.ndarray, window: int = WINDOW_DAYS) -> ICStats:
+    """Mean, std, IR and a t-statistic of a daily IC series.
+
+    Daily ICs against multi-day returns overlap and are autocorrelated, so the
+    t-statistic is computed on the means of consecutive non-overlapping
+    ``window``-day blocks: ``t = mean / std(ddof=1) * sqrt(n_windows)``. With
+    fewer than :data:`MIN_WINDOWS` windows it is flagged unreliable.
+    """
+    x = ic[np.isfinite(ic)]
+    n = x.size
+    if n < 2:
+        return ICStats(np.nan, np.nan, np.nan, np.nan, 0, False, np.nan, n)
+    mean, std = float(x.mean()), float(x.std(ddof=1))
+    n_windows = n // window
+    t_stat = np.nan
+    if n_windows >= 2:
+        blocks = x[: n_windows * window].reshape(n_windows, window).mean(axis=1)
+        sd = blocks.std(ddof=1)
+        t_stat = float(blocks.mean() / sd * np.sqrt(n_windows)) if sd > 0 else np.nan
+    return ICStats(
+        mean=mean,
+        std=std,
+        ir=mean / std if std > 0 else np.nan,
+        t_stat=t_stat,
+        n_windows=n_windows,
+        reliable=n_windows >= MIN_WINDOWS,
+        positive_share=float(np.mean(x > 0)),
+        n_days=n,
+    )
+
+
+def ic_by_horizon(
+    signal: np.ndarray, returns: np.ndarray, horizons=(1, 5, 21), lag: int = 0
+) -> dict[int, ICStats]:
+    """IC statistics of the signal against forward 1-, 5- and 21-day returns."""
+    return {
+        h: ic_stats(cross_sectional_corr(signal, forward_returns(returns, h, lag))) for h in horizons
+    }
+
+
+def ic_decay(signal: np.ndarray, returns: np.ndarray, lags=range(0, 6)) -> dict[int, float]:
+    """Mean daily rank IC against the next day's return, for each lag (NaN if never defined)."""
+    out = {}
+    for lag in lags:
+        daily = cross_sectional_corr(signal, forward_returns(returns, 1, int(lag)))
+        out[int(lag)] = float(np.nanmean(daily)) if np.isfinite(daily).any() else np.nan
+    return out
+
+
+def quantile_spread(
+    signal: np.ndarray, returns: np.ndarray, quantiles: int = 5, lag: int = 0
+) -> dict[str, float]:
+    """Top-minus-bottom quantile mean next-day return (per day, then averaged).
+
+    Returns the mean daily spread, its t-statistic (daily, ddof=1) and the
+    number of days with both quantiles populated.
+    """
+    fwd = forward_returns(returns, 1, lag)
+    both = np.isfinite(signal) & np.isfinite(fwd)
+    s = np.where(both, signal, np.nan)
+    ranks = row_ranks(s)
+    n = both.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = (ranks - 0.5) / n  # in (0, 1)
+    bucket = np.floor(pct * quantiles)
+    top = both & (bucket == quantiles - 1)
+    bottom = both & (bucket == 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        top_mean = np.where(top, fwd, 0.0).sum(axis=1) / top.sum(axis=1)
+        bottom_mean = np.where(bottom, fwd, 0.0).sum(axis=1) / bottom.sum(axis=1)
+    spread = top_mean - bottom_mean
+    spread = spread[np.isfinite(spread) & (n[:, 0] >= MIN_NAMES)]
+    if spread.size < 2:
+        return {"spread_mean": np.nan, "spread_t": np.nan, "spread_days": float(spread.size)}
+    sd = spread.std(ddof=1)
+    return {
+        "spread_mean": float(spread.mean()),
+        "spread_t": float(spread.mean() / sd * np.sqrt(spread.size)) if sd > 0 else np.nan,
+        "spread_days": float(spread.size),
+    }
+
+
+def coverage(signal: np.ndarray, returns: np.ndarray) -> dict[str, float]:
+    """How much of the universe the signal covers.
+
+    ``avg_names`` per signal day, ``universe_share`` (signal names / names
+    with a return that day, averaged over signal days), ``unique_securities``
+    and ``days`` with at least one value.
+    """
+    has_sig = np.isfinite(signal)
+    per_day = has_sig.sum(axis=1)
+    days = per_day > 0
+    universe = np.isfinite(returns).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(universe > 0, per_day / universe, np.nan)
+    return {
+        "avg_names": float(per_day[days].mean()) if days.any() else 0.0,
+        "universe_share": float(np.nanmean(share[days])) if days.any() else 0.0,
+        "unique_securities": float(has_sig.any(axis=0).sum()),
+        "days": float(days.sum()),
+    }
+
+
+def mean_cross_sectional_corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Average over days of the daily rank correlation of two dense panels (NaN if never defined)."""
+    daily = cross_sectional_corr(a, b)
+    return float(np.nanmean(daily)) if np.isfinite(daily).any() else np.nan
+
+
+def exposure_correlations(signal: np.ndarray, exposures: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mean daily rank correlation of the signal with each style exposure (same usable day)."""
+    return {name: mean_cross_sectional_corr(signal, x) for name, x in exposures.items()}
+
+
+def pnl_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two daily return series over days where both are defined."""
+    both = np.isfinite(a) & np.isfinite(b)
+    if both.sum() < 3:
+        return np.nan
+    x, y = a[both], b[both]
+    if x.std() == 0 or y.std() == 0:
+        return np.nan
+    return float(np.corrcoef(x, y)[0, 1])

@@ -1,0 +1,224 @@
+"""MLflow logging: the only module that imports mlflow.
+
+Layout (DESIGN.md): one parent run per suite, tagged with the signal, the
+snapshot id and digest, the verdict and the grade, holding the headline
+metrics and the artifacts (``tearsheet.html``, ``summary.csv``,
+``daily.parquet``, ``config.json``); one nested child run per grid cell and
+per baseline with its params and metrics in one batch call and its daily
+cumulative return as a metric history (so the UI overlays the curves); the
+snapshot and the signal as dataset inputs with their digests.
+
+Everything here takes plain values (dicts, arrays, paths) produced by the
+computation; nothing here computes a statistic.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+log = logging.getLogger(__name__)
+
+_BATCH = 1000  # MLflow's limit of metrics per log_batch call
+_DIGEST_CHARS = 32  # MLflow caps dataset digests at 36 characters
+
+
+@dataclass(frozen=True)
+class ParentRun:
+    """The run a suite logs into."""
+
+    run_id: str
+    experiment_id: str
+    artifact_uri: str
+
+
+@contextmanager
+def parent_run(experiment_name: str, run_name: str, attach_run_id: str | None = None) -> Iterator[ParentRun]:
+    """Open the suite's parent run; mark it FAILED if the body raises.
+
+    Parameters
+    ----------
+    experiment_name : str
+        Experiment to log into (ignored when attaching: ``mlflow run`` already
+        chose the experiment of the run it created).
+    run_name : str
+    attach_run_id : str, optional
+        The run ``mlflow run`` created (``MLFLOW_RUN_ID``): it becomes the parent.
+    """
+    if attach_run_id:
+        active = mlflow.start_run(run_id=attach_run_id)
+    else:
+        mlflow.set_experiment(experiment_name)
+        active = mlflow.start_run(run_name=run_name)
+    with active as run:
+        info = run.info
+        yield ParentRun(info.run_id, info.experiment_id, info.artifact_uri)
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float | np.floating | np.integer) and math.isfinite(value)
+
+
+def _metrics(values: Mapping[str, float], step: int = 0, timestamp: int = 0) -> list[Metric]:
+    # NaN metrics are skipped rather than logged: MLflow's UI sorts and plots them badly,
+    # and "not measured" is better said by absence (the tear sheet says why).
+    return [
+        Metric(key, float(value), timestamp, step) for key, value in values.items() if _finite(value)
+    ]
+
+
+def _params(values: Mapping[str, object]) -> list[Param]:
+    return [Param(key, str(value)[:6000]) for key, value in values.items()]
+
+
+def log_parent(
+    run: ParentRun,
+    tags: Mapping[str, str],
+    metrics: Mapping[str, float],
+    params: Mapping[str, object] | None = None,
+) -> None:
+    """Tags, headline metrics and (when not under ``mlflow run``) params of the parent run."""
+    client = MlflowClient()
+    existing = client.get_run(run.run_id).data.params
+    # `mlflow run` already logged the entry point's parameters; never log them twice.
+    fresh = {k: v for k, v in (params or {}).items() if k not in existing}
+    client.log_batch(
+        run.run_id,
+        metrics=_metrics(metrics),
+        params=_params(fresh),
+        tags=[RunTag(k, str(v)) for k, v in tags.items()],
+    )
+
+
+def log_child(
+    run: ParentRun,
+    name: str,
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str] | None = None,
+    history: pd.Series | None = None,
+    history_key: str = "cum_return",
+    error: str | None = None,
+) -> str:
+    """One nested child run: params and metrics in one batch, history, FINISHED or FAILED.
+
+    Parameters
+    ----------
+    history : Series, optional
+        Daily values indexed by date, logged as a metric history with step =
+        day number and timestamp = the date, so the UI can plot against time.
+    error : str, optional
+        When given, the child ends FAILED with the error as a tag.
+
+    Returns
+    -------
+    str
+        The child's run id.
+    """
+    client = MlflowClient()
+    all_tags = {MLFLOW_PARENT_RUN_ID: run.run_id, MLFLOW_RUN_NAME: name, **(tags or {})}
+    child = client.create_run(run.experiment_id, tags=all_tags, run_name=name)
+    child_id = child.info.run_id
+    try:
+        extra_tags = [RunTag("error", error[:5000])] if error else []
+        client.log_batch(
+            child_id, metrics=_metrics(metrics), params=_params(params), tags=extra_tags
+        )
+        if history is not None and len(history):
+            values = history.to_numpy(dtype=np.float64)
+            stamps = (pd.DatetimeIndex(history.index).asi8 // 1_000_000).tolist()
+            points = [
+                Metric(history_key, float(v), int(ts), int(step))
+                for step, (v, ts) in enumerate(zip(values, stamps))
+                if math.isfinite(v)
+            ]
+            for start in range(0, len(points), _BATCH):
+                client.log_batch(child_id, metrics=points[start : start + _BATCH])
+        status = RunStatus.FAILED if error else RunStatus.FINISHED
+        client.set_terminated(child_id, RunStatus.to_string(status))
+    except Exception:
+        client.set_terminated(child_id, RunStatus.to_string(RunStatus.FAILED))
+        raise
+    return child_id
+
+
+def log_dataset(
+    run: ParentRun,
+    name: str,
+    preview: pd.DataFrame,
+    digest: str,
+    source: str,
+    context: str,
+) -> None:
+    """Record a dataset input (snapshot or signal) with its content digest.
+
+    ``preview`` is a small frame describing the data (MLflow stores its schema
+    and profile); the digest is the real content hash, truncated to MLflow's
+    36-character limit, and the full digest is kept as a tag.
+    """
+    dataset = mlflow.data.from_pandas(preview, source=source, name=name, digest=digest[:_DIGEST_CHARS])
+    with _activated(run):
+        mlflow.log_input(dataset, context=context, tags={"full_digest": digest})
+
+
+@contextmanager
+def _activated(run: ParentRun) -> Iterator[None]:
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run.run_id:
+        yield
+        return
+    with mlflow.start_run(run_id=run.run_id):
+        yield
+
+
+def log_artifacts(run: ParentRun, paths: Sequence[Path]) -> None:
+    """Upload files to the root of the parent run's artifacts."""
+    client = MlflowClient()
+    for path in paths:
+        client.log_artifact(run.run_id, str(path))
+
+
+def tearsheet_link(run_id: str, artifact: str = "tearsheet.html") -> str:
+    """Where a person opens the tear sheet of ``run_id``.
+
+    The MLflow UI address of the artifact when the tracking URI is an HTTP
+    server; otherwise the local file's path.
+    """
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        base = uri.rstrip("/")
+        return (
+            f"{base}/#/experiments/{run.info.experiment_id}/runs/{run_id}/artifacts/"
+            f"{quote(artifact)}"
+        )
+    artifact_uri = run.info.artifact_uri
+    if artifact_uri.startswith("file://"):
+        artifact_uri = artifact_uri[len("file://") :]
+    elif "://" in artifact_uri:
+        return f"{artifact_uri.rstrip('/')}/{artifact}"
+    return str(Path(artifact_uri) / artifact)
+
+
+def describe_run(run_id: str) -> dict[str, object]:
+    """Tags, metrics and status of a run (for ``poc tearsheet link``)."""
+    run = MlflowClient().get_run(run_id)
+    return {
+        "status": run.info.status,
+        "tags": dict(run.data.tags),
+        "metrics": dict(run.data.metrics),
+        "experiment_id": run.info.experiment_id,
+    }

@@ -1,0 +1,303 @@
+"""Verdict, composite score and grade of a signal (pure; formula from DESIGN.md).
+
+Composite score 0-100 = weighted sum of components, each clipped to [0, 100]:
+
+==========================  ======  ==============================================
+component                   weight  score
+==========================  ======  ==============================================
+sharpe                      25%     ``min(100, sharpe / 2 * 100)``
+lag_stability               15%     ``sharpe_lag2 / sharpe_lag0 * 100``
+residualization_stability   15%     ``sharpe_resid_industry / sharpe_resid_off * 100``
+baseline_uniqueness         15%     ``100 - max_baseline_corr / 0.5 * 100``
+cap_consistency             10%     ``large_cap_sharpe / small_cap_sharpe * 100``
+year_consistency            10%     ``positive_years / total_years * 100``
+factor_uniqueness           10%     ``100 - max_factor_corr / 0.3 * 100``
+==========================  ======  ==============================================
+
+A ratio whose denominator is <= 0 scores 0 (a negative base Sharpe earns no
+stability credit). Correlations enter as absolute values: a signal that is
+minus a baseline is that baseline. A component whose inputs do not exist (no
+lag 2 in the grid, no market caps) is left out and the remaining weights are
+renormalized; :class:`Verdict` records which.
+
+Verdict: green = Sharpe >= 1.0 and every available robustness check passes;
+yellow = Sharpe >= 0.5 with concerns; red = Sharpe < 0.5 or a critical
+failure. The checks and their thresholds are the module constants below, and
+every verdict lists its reasons.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+WEIGHTS = {
+    "sharpe": 0.25,
+    "lag_stability": 0.15,
+    "residualization_stability": 0.15,
+    "baseline_uniqueness": 0.15,
+    "cap_consistency": 0.10,
+    "year_consistency": 0.10,
+    "factor_uniqueness": 0.10,
+}
+GRADES = (("A", 80.0), ("B", 65.0), ("C", 50.0), ("D", 35.0))
+
+GREEN_SHARPE = 1.0
+YELLOW_SHARPE = 0.5
+LAG_RATIO_OK = 0.5  # Sharpe at lag 2 keeps at least half of lag 0
+RESID_RATIO_OK = 0.5  # industry-neutral Sharpe keeps at least half
+BASELINE_CORR_OK = 0.5  # the level at which baseline uniqueness scores 0
+FACTOR_CORR_OK = 0.3  # the level at which factor uniqueness scores 0
+BASELINE_CORR_CRITICAL = 0.8  # a baseline in disguise
+YEAR_SHARE_OK = 0.6
+CAP_RATIO_OK = 0.5
+
+Color = Literal["green", "yellow", "red"]
+
+
+@dataclass(frozen=True)
+class VerdictInputs:
+    """What the verdict needs; ``None`` where the suite could not measure it.
+
+    ``sharpe`` is the Sharpe ratio of the pre-declared headline cell (not the
+    best cell of the grid, which would reward data mining).
+    """
+
+    sharpe: float | None
+    sharpe_lag0: float | None = None
+    sharpe_lag2: float | None = None
+    sharpe_resid_off: float | None = None
+    sharpe_resid_industry: float | None = None
+    max_baseline_corr: float | None = None
+    max_factor_corr: float | None = None
+    large_cap_sharpe: float | None = None
+    small_cap_sharpe: float | None = None
+    positive_years: int | None = None
+    total_years: int | None = None
+
+
+@dataclass(frozen=True)
+class Component:
+    """One scored component: its weight, the score in [0, 100] and how it was computed."""
+
+    name: str
+    weight: float
+    score: float | None
+    used: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict, with every number and reason behind it."""
+
+    color: Color
+    grade: str
+    score: float
+    reasons: list[str]
+    components: list[Component] = field(default_factory=list)
+
+    def normalized_weight(self, name: str) -> float:
+        """The weight component ``name`` carried after renormalization (0 when left out)."""
+        used = [c for c in self.components if c.used]
+        total = sum(c.weight for c in used)
+        return next((c.weight / total for c in used if c.name == name), 0.0) if total else 0.0
+
+    @property
+    def components_used(self) -> list[str]:
+        return [c.name for c in self.components if c.used]
+
+    @property
+    def components_left_out(self) -> list[str]:
+        return [c.name for c in self.components if not c.used]
+
+
+def _known(x) -> bool:
+    return x is not None and isinstance(x, int | float) and math.isfinite(x)
+
+
+def _clip(x: float) -> float:
+    return float(min(100.0, max(0.0, x)))
+
+
+def _ratio_score(numerator, denominator) -> float:
+    if denominator <= 0:
+        return 0.0
+    return _clip(numerator / denominator * 100.0)
+
+
+def _components(x: VerdictInputs) -> list[Component]:
+    out = []
+
+    def add(name, ok, score_fn, detail_ok, detail_missing):
+        if ok:
+            out.append(Component(name, WEIGHTS[name], score_fn(), True, detail_ok()))
+        else:
+            out.append(Component(name, WEIGHTS[name], None, False, detail_missing))
+
+    add(
+        "sharpe",
+        _known(x.sharpe),
+        lambda: _clip(x.sharpe / 2.0 * 100.0),
+        lambda: f"Sharpe {x.sharpe:.2f} (2.0 scores 100)",
+        "no Sharpe ratio (the headline cell failed or had no trades)",
+    )
+    add(
+        "lag_stability",
+        _known(x.sharpe_lag0) and _known(x.sharpe_lag2),
+        lambda: _ratio_score(x.sharpe_lag2, x.sharpe_lag0),
+        lambda: f"Sharpe lag 2 / lag 0 = {x.sharpe_lag2:.2f} / {x.sharpe_lag0:.2f}",
+        "left out: the grid has no lag 0 and lag 2 pair",
+    )
+    add(
+        "residualization_stability",
+        _known(x.sharpe_resid_off) and _known(x.sharpe_resid_industry),
+        lambda: _ratio_score(x.sharpe_resid_industry, x.sharpe_resid_off),
+        lambda: (
+            f"Sharpe industry-residualized / raw = {x.sharpe_resid_industry:.2f} / "
+            f"{x.sharpe_resid_off:.2f}"
+        ),
+        "left out: the grid lacks residualize 'off' and 'industry'",
+    )
+    add(
+        "baseline_uniqueness",
+        _known(x.max_baseline_corr),
+        lambda: _clip(100.0 - abs(x.max_baseline_corr) / BASELINE_CORR_OK * 100.0),
+        lambda: f"max |corr| with a baseline = {abs(x.max_baseline_corr):.2f}",
+        "left out: no baselines were run",
+    )
+    add(
+        "cap_consistency",
+        _known(x.large_cap_sharpe) and _known(x.small_cap_sharpe),
+        lambda: _ratio_score(x.large_cap_sharpe, x.small_cap_sharpe),
+        lambda: f"Sharpe large caps / small caps = {x.large_cap_sharpe:.2f} / {x.small_cap_sharpe:.2f}",
+        "left out: the snapshot has no market caps",
+    )
+    add(
+        "year_consistency",
+        _known(x.positive_years) and _known(x.total_years) and (x.total_years or 0) > 0,
+        lambda: _clip(x.positive_years / x.total_years * 100.0),
+        lambda: f"{x.positive_years} of {x.total_years} calendar years positive",
+        "left out: no full calendar year of results",
+    )
+    add(
+        "factor_uniqueness",
+        _known(x.max_factor_corr),
+        lambda: _clip(100.0 - abs(x.max_factor_corr) / FACTOR_CORR_OK * 100.0),
+        lambda: f"max |corr| with a style factor = {abs(x.max_factor_corr):.2f}",
+        "left out: the snapshot has no style exposures",
+    )
+    return out
+
+
+def composite_score(components: list[Component]) -> float:
+    """Weighted mean of the used components' scores, weights renormalized to sum to 1."""
+    used = [c for c in components if c.used]
+    total_weight = sum(c.weight for c in used)
+    if total_weight <= 0:
+        return 0.0
+    return float(sum(c.weight * c.score for c in used) / total_weight)
+
+
+def grade_of(score: float) -> str:
+    """Letter grade: A >= 80, B >= 65, C >= 50, D >= 35, else F."""
+    for letter, floor in GRADES:
+        if score >= floor:
+            return letter
+    return "F"
+
+
+def compute_verdict(inputs: VerdictInputs) -> Verdict:
+    """Score, grade and colour a signal from its suite measurements.
+
+    Parameters
+    ----------
+    inputs : VerdictInputs
+
+    Returns
+    -------
+    Verdict
+        ``reasons`` lists, in order, the critical failures, the concerns and
+        the checks passed, each with its number.
+    """
+    components = _components(inputs)
+    score = composite_score(components)
+    critical: list[str] = []
+    concerns: list[str] = []
+    passed: list[str] = []
+
+    s = inputs.sharpe
+    if not _known(s):
+        critical.append("no Sharpe ratio: the headline cell failed or never traded")
+    elif s < YELLOW_SHARPE:
+        critical.append(f"Sharpe {s:.2f} is below {YELLOW_SHARPE}")
+    elif s < GREEN_SHARPE:
+        concerns.append(f"Sharpe {s:.2f} is below the {GREEN_SHARPE} needed for green")
+    else:
+        passed.append(f"Sharpe {s:.2f} >= {GREEN_SHARPE}")
+
+    if _known(inputs.sharpe_lag0) and _known(inputs.sharpe_lag2):
+        lag0, lag2 = inputs.sharpe_lag0, inputs.sharpe_lag2
+        if lag0 > 0 and lag2 <= 0:
+            critical.append(f"the edge vanishes with 2 days of delay (Sharpe {lag0:.2f} -> {lag2:.2f})")
+        elif lag0 > 0 and lag2 / lag0 >= LAG_RATIO_OK:
+            passed.append(f"survives delay: Sharpe lag 2 / lag 0 = {lag2 / lag0:.2f}")
+        else:
+            concerns.append(f"decays with delay: Sharpe lag 0 {lag0:.2f}, lag 2 {lag2:.2f}")
+
+    if _known(inputs.sharpe_resid_off) and _known(inputs.sharpe_resid_industry):
+        raw, neutral = inputs.sharpe_resid_off, inputs.sharpe_resid_industry
+        if raw > 0 and neutral <= 0:
+            critical.append(
+                f"the edge is all industry bets: Sharpe {raw:.2f} raw, {neutral:.2f} industry-neutral"
+            )
+        elif raw > 0 and neutral / raw >= RESID_RATIO_OK:
+            passed.append(f"survives industry residualization: ratio {neutral / raw:.2f}")
+        else:
+            concerns.append(
+                f"weakens when industry-neutral: Sharpe {raw:.2f} raw, {neutral:.2f} residualized"
+            )
+
+    if _known(inputs.max_baseline_corr):
+        c = abs(inputs.max_baseline_corr)
+        if c >= BASELINE_CORR_CRITICAL:
+            critical.append(f"a baseline in disguise: |corr| {c:.2f} with a baseline")
+        elif c >= BASELINE_CORR_OK:
+            concerns.append(f"high correlation with a baseline: |corr| {c:.2f}")
+        else:
+            passed.append(f"distinct from the baselines: max |corr| {c:.2f}")
+
+    if _known(inputs.max_factor_corr):
+        c = abs(inputs.max_factor_corr)
+        if c >= FACTOR_CORR_OK:
+            concerns.append(f"loads on a style factor: max |corr| {c:.2f}")
+        else:
+            passed.append(f"low style-factor exposure: max |corr| {c:.2f}")
+
+    if _known(inputs.positive_years) and _known(inputs.total_years) and inputs.total_years:
+        share = inputs.positive_years / inputs.total_years
+        text = f"{inputs.positive_years} of {inputs.total_years} years positive"
+        (passed if share >= YEAR_SHARE_OK else concerns).append(
+            text if share >= YEAR_SHARE_OK else f"inconsistent across years: {text}"
+        )
+
+    if _known(inputs.large_cap_sharpe) and _known(inputs.small_cap_sharpe):
+        large, small = inputs.large_cap_sharpe, inputs.small_cap_sharpe
+        ok = small > 0 and large / small >= CAP_RATIO_OK
+        text = f"Sharpe large caps {large:.2f}, small caps {small:.2f}"
+        (passed if ok else concerns).append(text if ok else f"concentrated in small caps: {text}")
+
+    if critical:
+        color: Color = "red"
+    elif concerns:
+        color = "yellow"
+    else:
+        color = "green"
+    left_out = [c for c in components if not c.used]
+    reasons = critical + concerns + passed
+    if left_out:
+        reasons.append(
+            "score renormalized without: " + ", ".join(c.name for c in left_out)
+        )
+    return Verdict(color, grade_of(score), score, reasons, components)
