@@ -332,6 +332,30 @@ def ensure_default_snapshot(store: Path) -> Snapshot:
     return open_snapshot(store, DEFAULT_SNAPSHOT_ID)
 
 
+_SYNTHETIC_ID = re.compile(r"^synthetic-(\d+)x(\d+)-s(\d+)$")
+
+
+def ensure_snapshot(store: Path, snapshot_id: str | None) -> Snapshot:
+    """Open a snapshot, building it on first use when its id says how.
+
+    ``None`` or the default id builds the bundled real snapshot; an id of the
+    form ``synthetic-<N>x<T>-s<SEED>`` builds that synthetic panel. Any other
+    id must already exist.
+    """
+    if snapshot_id in (None, "", DEFAULT_SNAPSHOT_ID):
+        return ensure_default_snapshot(store)
+    match = _SYNTHETIC_ID.match(snapshot_id)
+    if match and not (Path(store) / snapshot_id / "manifest.json").exists():
+        from poc.sources import synthetic_panel
+
+        n, t, seed = (int(g) for g in match.groups())
+        try:
+            create_snapshot(synthetic_panel(n, t, seed), store, snapshot_id)
+        except SnapshotExistsError:
+            pass
+    return open_snapshot(store, snapshot_id)
+
+
 def describe_snapshot(snapshot: Snapshot) -> list[tuple[str, str]]:
     """Key facts of a snapshot as (label, value) rows for display."""
     m = snapshot.manifest

@@ -274,3 +274,37 @@ def apply_overrides(spec: ExperimentSpec, overrides: dict[str, str | None]) -> E
             raise ConfigError(f"unknown override {key!r}")
     headline = {k: v for k, v in spec.headline.items() if repr(v) in map(repr, grid[k])}
     return replace(spec, grid=grid, headline=headline, **changes)
+
+
+def _axis_text(axis: str, values: list[Any]) -> str:
+    if axis == "fractile":
+        return ";".join(f"{lo:g},{hi:g}" for lo, hi in values)
+    return ",".join("none" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                    for v in values)
+
+
+def reproduce_command(spec: ExperimentSpec, snapshot_id: str) -> str:
+    """The ``mlflow run`` command that reruns exactly this spec (every grid axis explicit)."""
+    import shlex
+
+    parts = ["mlflow", "run", ".", "--env-manager", "local"]
+    if spec.source_path:
+        parts += ["-P", f"experiment={spec.source_path}"]
+    params = {
+        "signal": spec.signal,
+        "snapshot": snapshot_id,
+        "lags": _axis_text("lag", spec.grid["lag"]),
+        "residualize": _axis_text("residualize", spec.grid["residualize"]),
+        "weight": _axis_text("weight", spec.grid["weight"]),
+        "fractile": _axis_text("fractile", spec.grid["fractile"]),
+        "tc_bps": _axis_text("tc_bps", spec.grid["tc_bps"]),
+        "rebalance": _axis_text("rebalance", spec.grid["rebalance"]),
+        "baselines": str(spec.baselines).lower(),
+    }
+    if spec.start:
+        params["start"] = spec.start
+    if spec.end:
+        params["end"] = spec.end
+    for key, value in params.items():
+        parts += ["-P", f"{key}={value}"]
+    return shlex.join(parts)
