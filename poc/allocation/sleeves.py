@@ -1,0 +1,104 @@
+"""Regime compatibility of sleeves: the default matrix and its expansion to assets.
+
+The rotation engine this replaces scored six option profiles with a
+regime x profile matrix (1.0 = made for this regime, 0 = stay out). Its five
+regimes are kept; its profiles are replaced by the eleven GICS sectors, mapped
+by what each profile was paid for:
+
+* long-dated gamma and vanna (paid by up-trends and calm rallies) -> growth and
+  cyclical sectors (information technology, consumer discretionary,
+  communication services, then industrials, financials, materials);
+* short-dated gamma and skew (paid by sell-offs) -> defensives (consumer
+  staples, health care, utilities);
+* charm (pinned, compressed markets) -> rate- and carry-sensitive cyclicals
+  (financials, industrials, real estate);
+* vol-of-vol (breaking volatility) -> the lowest-beta defensives only.
+
+The numbers are illustrative priors in the seed's style, not fitted to data;
+pass your own matrix to :class:`~poc.allocation.models.RegimeRotation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from poc.allocation.errors import AllocationError
+from poc.allocation.regime import REGIMES
+
+_SECTOR_ROWS = {
+    # sector:                   trend_up, trend_down, compression, breaking_vol, choppy
+    "Information Technology": (1.0, 0.1, 0.6, 0.0, 0.3),
+    "Consumer Discretionary": (1.0, 0.0, 0.6, 0.0, 0.2),
+    "Communication Services": (0.8, 0.1, 0.5, 0.0, 0.3),
+    "Financials": (0.6, 0.0, 1.0, 0.0, 0.3),
+    "Industrials": (0.6, 0.1, 1.0, 0.0, 0.4),
+    "Materials": (0.5, 0.1, 0.6, 0.0, 0.4),
+    "Real Estate": (0.3, 0.2, 0.8, 0.1, 0.5),
+    "Energy": (0.3, 0.4, 0.4, 0.2, 0.6),
+    "Health Care": (0.3, 1.0, 0.3, 0.8, 1.0),
+    "Consumer Staples": (0.2, 1.0, 0.3, 1.0, 0.8),
+    "Utilities": (0.2, 0.8, 0.4, 1.0, 0.6),
+}
+
+DEFAULT_COMPATIBILITY = pd.DataFrame(_SECTOR_ROWS, index=list(REGIMES))
+"""Regime (rows) x GICS sector (columns) compatibility in [0, 1]."""
+
+
+def asset_compatibility(
+    matrix: pd.DataFrame | Mapping, assets: pd.Index, sectors: Mapping[str, str] | None
+) -> pd.DataFrame:
+    """Expand a regime x (asset or sector) matrix to regime x asset.
+
+    Parameters
+    ----------
+    matrix : DataFrame or mapping
+        Rows (index) are regimes and must include all of :data:`REGIMES`;
+        columns are asset names or sector names. A mapping is read as
+        ``{column: {regime: value}}``.
+    assets : Index
+        The assets to allocate across.
+    sectors : mapping of asset to sector, optional
+        Used for assets that have no column of their own.
+
+    Returns
+    -------
+    DataFrame
+        Regimes x assets, finite and >= 0.
+
+    Raises
+    ------
+    AllocationError
+        When a regime row is missing, a value is negative or not finite, or an
+        asset has neither its own column nor a sector column.
+    """
+    if not isinstance(matrix, pd.DataFrame):
+        matrix = pd.DataFrame(matrix)
+    missing_regimes = [r for r in REGIMES if r not in matrix.index]
+    if missing_regimes:
+        raise AllocationError(
+            f"compatibility matrix lacks regime rows {missing_regimes}; "
+            f"rows must be {list(REGIMES)}"
+        )
+    matrix = matrix.loc[list(REGIMES)].astype(np.float64)
+    values = matrix.to_numpy()
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise AllocationError("compatibility values must be finite and >= 0")
+    sectors = dict(sectors or {})
+    columns, unmatched = {}, []
+    for asset in assets:
+        if asset in matrix.columns:
+            columns[asset] = matrix[asset]
+        elif sectors.get(asset) in matrix.columns:
+            columns[asset] = matrix[sectors[asset]]
+        else:
+            unmatched.append(f"{asset} (sector {sectors.get(asset)!r})")
+    if unmatched:
+        raise AllocationError(
+            f"no compatibility column for {len(unmatched)} asset(s): {unmatched[:5]}. The matrix "
+            f"has columns {list(matrix.columns)[:12]}; pass sectors={{asset: sector}} "
+            "(allocation_sectors(snapshot) gives them) or add a column per asset"
+        )
+    return pd.DataFrame(columns, index=list(REGIMES))
