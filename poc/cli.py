@@ -158,16 +158,236 @@ def _cmd_signal_validate(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------
-# run (the MLproject main job)
+# run (the MLproject main job) and tear sheet links
 # --------------------------------------------------------------------------
+
+_OVERRIDES = (
+    "signal", "snapshot", "signal_name", "lags", "residualize", "weight", "fractile",
+    "tc_model", "tc_bps", "rebalance", "mincos", "start", "end", "n_jobs", "baselines", "backend",
+)
+
+
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True, text=True, check=False, timeout=5,
+    ).stdout.strip()
+    return commit + ("+dirty" if dirty else "")
+
+
+def _print_progress(done: int, total: int, result) -> None:
+    label = result.name if result.kind == "cell" else f"baseline {result.name}"
+    if result.ok:
+        detail = f"Sharpe {result.metrics.get('sharpe', float('nan')):6.2f}"
+    else:
+        detail = f"FAILED: {result.error}"
+    print(f"  [{done:>3}/{total}] {label:<40} {detail}  ({result.seconds:.2f}s)", flush=True)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from poc.catalog import describe_snapshot, ensure_default_snapshot
+    from poc.catalog import ensure_snapshot
+    from poc.experiment import apply_overrides, load_spec, reproduce_command
+    from poc.runner import run_experiment
+    from poc.suite import check_backend
 
-    snapshot = ensure_default_snapshot(snapshot_store(args.store))
-    print(f"default snapshot {snapshot.snapshot_id!r} is ready and verified:")
-    _print_rows(describe_snapshot(snapshot))
+    started = time.perf_counter()
+    spec = load_spec(args.experiment)
+    spec = apply_overrides(spec, {key: getattr(args, key) for key in _OVERRIDES})
+    check_backend(spec.backend)
+    snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
+    cells = spec.cells()
+    print(
+        f"suite {spec.name!r}: signal {spec.signal} on snapshot {snapshot.snapshot_id!r} "
+        f"({snapshot.digest[:12]}), {len(cells)} cells"
+        + (" + baselines" if spec.baselines else "")
+        + f", n_jobs={spec.n_jobs}",
+        flush=True,
+    )
+    outcome = run_experiment(
+        spec,
+        snapshot,
+        command=reproduce_command(spec, snapshot.snapshot_id),
+        git_commit=_git_commit(),
+        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+        progress=_print_progress,
+    )
+    result = outcome.result
+    for note in result.notes:
+        print(f"  note: {note}")
+    print(f"done in {time.perf_counter() - started:.1f}s")
+    print(f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100")
+    for reason in result.verdict.reasons:
+        print(f"  - {reason}")
+    print(f"parent run: {outcome.run_id}")
+    print(f"tear sheet: {outcome.link}")
+    return 0
+
+
+def _cmd_tearsheet_link(args: argparse.Namespace) -> int:
+    from poc.tracking import describe_run, tearsheet_link
+
+    info = describe_run(args.run_id)
+    tags = info["tags"]
+    if "verdict" in tags:
+        print(f"VERDICT: {tags['verdict'].upper()}  grade {tags.get('grade', '?')}")
+    print(f"tear sheet: {tearsheet_link(args.run_id)}")
+    return 0
+
+
+# --------------------------------------------------------------------------
+# backtest
+# --------------------------------------------------------------------------
+
+
+def _parse_fractile(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise PocError(
+            f"--fractile must be LOW,HIGH percentiles like 20,80, got {text!r}"
+        ) from None
+    return low, high
+
+
+def _full_leg_size(n_names: int, fractile: tuple[float, float]) -> int:
+    """Names in the smaller leg when every security of the snapshot has a signal."""
+    import numpy as np
+
+    from poc.weights import percentile_positions
+
+    sizes = np.array([n_names])
+    n_long = n_names - int(percentile_positions(sizes, fractile[1], "high")[0])
+    n_short = int(percentile_positions(sizes, fractile[0], "low")[0]) + 1
+    return max(1, min(n_long, n_short))
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from poc.catalog import DEFAULT_SNAPSHOT_ID, ensure_default_snapshot, open_snapshot
+    from poc.contract import align_signal, check_signal, read_signal
+    from poc.engine import BacktestConfig, run_backtest
+    from poc.panel import load_panel
+    from poc.signals import load_builtin
+
+    store = snapshot_store(args.store)
+    if args.snapshot in (None, DEFAULT_SNAPSHOT_ID):
+        snapshot = ensure_default_snapshot(store)
+    else:
+        snapshot = open_snapshot(store, args.snapshot)
+    fractile = _parse_fractile(args.fractile)
+    notes = []
+    mincos = args.mincos
+    if mincos is None:
+        # A snapshot with few names (the bundled one has 20) can never fill a
+        # leg of 10: default to what a full cross-section can hold, and say so.
+        n_names = len(snapshot.security_ids())
+        full = _full_leg_size(n_names, fractile)
+        mincos = min(10, full)
+        if mincos < 10:
+            notes.append(
+                f"--mincos defaults to {mincos} (not 10): with {n_names} securities a leg holds at "
+                f"most {full} names at fractile {fractile[0]:g},{fractile[1]:g}"
+            )
+    tc_model = args.tc_model or ("naive" if args.tc_bps else "none")
+    config = BacktestConfig(
+        lag=args.lag,
+        residualize=args.residualize,
+        weight=args.weight,
+        fractile=fractile,
+        mincos=mincos,
+        tc_model=tc_model,
+        tc_bps=args.tc_bps or 0.0,
+        rebalance=args.rebalance,
+        from_open=args.from_open,
+        max_weight=args.max_weight,
+        start=args.start,
+        end=args.end,
+    )
+    if args.signal.startswith("builtin:"):
+        frame = load_builtin(snapshot, args.signal.split(":", 1)[1])
+    else:
+        frame = read_signal(args.signal, allow_pickle=args.allow_pickle)
+    panel = load_panel(snapshot)
+    clean = check_signal(frame, panel.dates, panel.security_ids)
+    started = time.perf_counter()
+    result = run_backtest(panel, align_signal(clean, panel.dates, config.lag), config)
+    elapsed = time.perf_counter() - started
+
+    costs = {
+        "none": "no costs",
+        "naive": f"{config.tc_bps:g} bps x turnover",
+        "spread": "half-spread",
+    }
+    print(
+        f"backtest of {args.signal} on {snapshot.snapshot_id!r} ({snapshot.digest[:12]}) "
+        f"in {elapsed:.2f}s"
+    )
+    print(
+        f"  lag {config.lag}{' from the open' if config.from_open else ''}, residualize "
+        f"{config.residualize}, {config.weight} weights, fractile {fractile[0]:g},{fractile[1]:g}, "
+        f"mincos {config.mincos}, {costs[config.tc_model]}, {config.rebalance} rebalancing"
+        + (f", max weight {config.max_weight:g}" if config.max_weight else "")
+    )
+    for note in notes:
+        print(f"  note: {note}")
+    counts = result.counts
+    dropped = ", ".join(
+        f"{key.replace('_', ' ')} {counts[key]:,}"
+        for key in ("no_return", "no_exposure", "outside_window", "beyond_calendar")
+        if counts.get(key)
+    )
+    print(
+        f"  signal values {counts['signal_values']:,}, used {counts['used']:,}"
+        + (f"; dropped: {dropped}" if dropped else "")
+    )
+    if not counts["days"]:
+        print(
+            "error: no day had a position: every day's cross-section was too small (fewer than 2 "
+            f"names, or a leg below mincos={config.mincos}); lower --mincos or widen --fractile",
+            file=sys.stderr,
+        )
+        return 1
+    if counts["flat_days"]:
+        print(
+            f"  {counts['flat_days']:,} of {counts['days']:,} days flat: a leg had fewer than "
+            f"mincos={config.mincos} names (or no names) that day"
+        )
+    table = result.summary
+    columns = {
+        "sharpe": ("Sharpe", "{:7.2f}"),
+        "ann_ret": ("ann.ret", "{:8.1%}"),
+        "ann_vol": ("ann.vol", "{:8.1%}"),
+        "max_dd": ("max DD", "{:8.1%}"),
+        "calmar": ("Calmar", "{:7.2f}"),
+        "turnover": ("turnover", "{:8.2f}"),
+        "n_periods": ("days", "{:6.0f}"),
+    }
+    print()
+    header = " ".join(f"{label:>{len(fmt.format(0.0))}}" for label, fmt in columns.values())
+    print(f"  {'':<8}{header}")
+    for _, row in table.iterrows():
+        label = "overall" if row["slice"] == "overall" else str(row["label"])
+        if row["slice"] == "cap":
+            label = f"cap:{label}"
+        print(
+            f"  {label:<8}"
+            + " ".join(fmt.format(row[key]) for key, (_, fmt) in columns.items())
+        )
+    print()
+    print("  decile  mean ret (bps)  hit rate      count")
+    for _, row in result.fractile.iterrows():
+        print(
+            f"  {int(row['decile']):>6}  {row['mean_return'] * 1e4:>14.2f}  "
+            f"{row['hit_rate']:>8.1%}  {int(row['count']):>9,}"
+        )
     return 0
 
 
@@ -234,9 +454,58 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store(val)
     val.set_defaults(func=_cmd_signal_validate)
 
-    run = commands.add_parser("run", help="the main job (MLproject entry point `main`)")
+    run = commands.add_parser(
+        "run", help="run an experiment suite and log it to MLflow (MLproject entry point `main`)"
+    )
+    run.add_argument("--experiment", default="experiments/default.yaml", help="experiment spec YAML")
+    run.add_argument("--signal", default=None, help="signal file or builtin:NAME")
+    run.add_argument("--signal-name", dest="signal_name", default=None, help="display name")
+    run.add_argument("--snapshot", default=None, help="snapshot id")
+    run.add_argument("--lags", default=None, help="e.g. 0,1,2")
+    run.add_argument("--residualize", default=None, help="e.g. off,industry,all")
+    run.add_argument("--weight", default=None, help="equal and/or signal")
+    run.add_argument("--fractile", default=None, help="low,high percentiles; several: 10,90;20,80")
+    run.add_argument("--tc-model", dest="tc_model", default=None, help="none, naive or spread")
+    run.add_argument("--tc-bps", dest="tc_bps", default=None, help="cost in bps per unit turnover")
+    run.add_argument("--rebalance", default=None, help="daily, weekly and/or monthly")
+    run.add_argument("--mincos", default=None, help="minimum names per leg")
+    run.add_argument("--start", default=None, help="first signal date (YYYY-MM-DD)")
+    run.add_argument("--end", default=None, help="last signal date (YYYY-MM-DD)")
+    run.add_argument("--n-jobs", dest="n_jobs", default=None, help="parallel workers (-1: all cores)")
+    run.add_argument("--baselines", default=None, help="true or false")
+    run.add_argument("--backend", default=None, help="joblib backend (loky, threading, dask...)")
     _add_store(run)
     run.set_defaults(func=_cmd_run)
+
+    sheet = commands.add_parser("tearsheet", help="tear sheet links")
+    sheet_cmds = sheet.add_subparsers(dest="tearsheet_command", required=True)
+    link = sheet_cmds.add_parser("link", help="print the tear sheet link of a parent run")
+    link.add_argument("run_id")
+    link.set_defaults(func=_cmd_tearsheet_link)
+
+    bt = commands.add_parser("backtest", help="backtest one signal and print its summary")
+    bt.add_argument("--snapshot", default=None, help="snapshot id (default: the bundled one)")
+    bt.add_argument("--signal", required=True, help="signal file (.csv/.parquet) or builtin:NAME")
+    bt.add_argument("--lag", type=int, default=0, help="lag in trading days (default 0)")
+    bt.add_argument("--residualize", choices=["off", "industry", "all"], default="off")
+    bt.add_argument("--weight", choices=["equal", "signal"], default="equal")
+    bt.add_argument("--fractile", default="10,90", help="low,high percentiles (default 10,90)")
+    bt.add_argument(
+        "--mincos", type=int, default=None,
+        help="min names per leg (default 10, or fewer when the snapshot cannot fill 10)",
+    )
+    bt.add_argument("--tc-model", choices=["none", "naive", "spread"], default=None)
+    bt.add_argument("--tc-bps", type=float, default=None, help="bps per unit turnover (naive)")
+    bt.add_argument("--rebalance", choices=["daily", "weekly", "monthly"], default="daily")
+    bt.add_argument("--from-open", action="store_true", help="trade at the open (needs openret)")
+    bt.add_argument("--max-weight", type=float, default=None, help="cap per name within a leg")
+    bt.add_argument("--start", default=None, help="first earning date (YYYY-MM-DD)")
+    bt.add_argument("--end", default=None, help="last earning date (YYYY-MM-DD)")
+    bt.add_argument(
+        "--allow-pickle", action="store_true", help="read a pickle file (runs code from the file)"
+    )
+    _add_store(bt)
+    bt.set_defaults(func=_cmd_backtest)
 
     for register in _EXTRA_COMMANDS:
         register(commands)

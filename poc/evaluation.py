@@ -51,25 +51,29 @@ def row_ranks(values: np.ndarray) -> np.ndarray:
 
     Ties share their average rank, as Spearman's correlation requires.
     NaN is replaced by +inf before sorting (numpy's argsort is several times
-    slower on rows containing NaN), then masked out.
+    slower on rows containing NaN), then masked out. Tie groups are found with
+    running max/min accumulations along the sorted rows, with no Python loop.
     """
     finite = np.isfinite(values)
-    filled = np.where(finite, values, np.inf)
-    order = np.argsort(filled, axis=1, kind="stable")
-    sorted_vals = np.take_along_axis(filled, order, axis=1)
     rows, cols = values.shape
     if cols == 0:
         return np.full(values.shape, np.nan)
-    # Tie groups along each sorted row; a new group starts at each row's start.
-    change = np.ones(values.shape, dtype=bool)
-    change[:, 1:] = sorted_vals[:, 1:] != sorted_vals[:, :-1]
-    group = np.cumsum(change.ravel()) - 1
-    position = np.tile(np.arange(1, cols + 1, dtype=np.float64), rows)
-    sums = np.bincount(group, weights=position)
-    counts = np.bincount(group)
-    avg = (sums / counts)[group].reshape(values.shape)
+    filled = np.where(finite, values, np.inf)
+    order = np.argsort(filled, axis=1)
+    sorted_vals = np.take_along_axis(filled, order, axis=1)
+    position = np.arange(cols)
+    starts = np.ones(values.shape, dtype=bool)
+    starts[:, 1:] = sorted_vals[:, 1:] != sorted_vals[:, :-1]
+    if starts.all():
+        average = np.broadcast_to(position + 1.0, values.shape)  # no ties: ordinal ranks
+    else:
+        ends = np.ones(values.shape, dtype=bool)
+        ends[:, :-1] = starts[:, 1:]
+        first = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
+        last = np.minimum.accumulate(np.where(ends, position, cols)[:, ::-1], axis=1)[:, ::-1]
+        average = (first + last) / 2.0 + 1.0
     ranks = np.empty(values.shape)
-    np.put_along_axis(ranks, order, avg, axis=1)
+    np.put_along_axis(ranks, order, average, axis=1)
     return np.where(finite, ranks, np.nan)
 
 
@@ -79,22 +83,26 @@ def cross_sectional_corr(a: np.ndarray, b: np.ndarray, rank: bool = True) -> np.
     Rows with fewer than :data:`MIN_NAMES` such names, or no dispersion, are NaN.
     """
     both = np.isfinite(a) & np.isfinite(b)
-    a = np.where(both, a, np.nan)
-    b = np.where(both, b, np.nan)
+    n = both.sum(axis=1).astype(np.float64)
     if rank:
-        a, b = row_ranks(a), row_ranks(b)
-    n = both.sum(axis=1)
-    a0 = np.where(both, a, 0.0)
-    b0 = np.where(both, b, 0.0)
+        # Ranks over the joint mask; average ranks of 1..n always have mean (n + 1) / 2.
+        x = np.nan_to_num(row_ranks(np.where(both, a, np.nan)))
+        y = np.nan_to_num(row_ranks(np.where(both, b, np.nan)))
+        mx = my = (n + 1.0) / 2.0
+    else:
+        x = np.where(both, a, 0.0)
+        y = np.where(both, b, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx = x.sum(axis=1) / n
+            my = y.sum(axis=1) / n
+    sxy = np.einsum("ij,ij->i", x, y) - n * mx * my
+    sxx = np.einsum("ij,ij->i", x, x) - n * mx * mx
+    syy = np.einsum("ij,ij->i", y, y) - n * my * my
     with np.errstate(invalid="ignore", divide="ignore"):
-        ma = a0.sum(axis=1) / n
-        mb = b0.sum(axis=1) / n
-        da = np.where(both, a0 - ma[:, None], 0.0)
-        db = np.where(both, b0 - mb[:, None], 0.0)
-        cov = (da * db).sum(axis=1)
-        var = np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
-        corr = cov / var
-    return np.where((n >= MIN_NAMES) & (var > 0), corr, np.nan)
+        corr = sxy / np.sqrt(sxx * syy)
+    scale = np.maximum(n, 1.0) ** 3 * 1e-12 if rank else 0.0
+    defined = (n >= MIN_NAMES) & (sxx > scale) & (syy > scale)
+    return np.where(defined, np.clip(corr, -1.0, 1.0), np.nan)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
@@ -138,7 +139,7 @@ def log_child(
         )
         if history is not None and len(history):
             values = history.to_numpy(dtype=np.float64)
-            stamps = (pd.DatetimeIndex(history.index).asi8 // 1_000_000).tolist()
+            stamps = pd.DatetimeIndex(history.index).as_unit("ms").asi8.tolist()
             points = [
                 Metric(history_key, float(v), int(ts), int(step))
                 for step, (v, ts) in enumerate(zip(values, stamps))
@@ -168,7 +169,13 @@ def log_dataset(
     and profile); the digest is the real content hash, truncated to MLflow's
     36-character limit, and the full digest is kept as a tag.
     """
-    dataset = mlflow.data.from_pandas(preview, source=source, name=name, digest=digest[:_DIGEST_CHARS])
+    # A code source holds any locator (a snapshot folder, a file, builtin:NAME) without
+    # MLflow guessing its kind; the preview's columns are strings so no schema hint fires.
+    described = CodeDatasetSource(tags={"uri": source})
+    preview = preview.astype(str)
+    dataset = mlflow.data.from_pandas(
+        preview, source=described, name=name, digest=digest[:_DIGEST_CHARS]
+    )
     with _activated(run):
         mlflow.log_input(dataset, context=context, tags={"full_digest": digest})
 

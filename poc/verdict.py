@@ -239,20 +239,24 @@ def compute_verdict(inputs: VerdictInputs) -> Verdict:
 
     if _known(inputs.sharpe_lag0) and _known(inputs.sharpe_lag2):
         lag0, lag2 = inputs.sharpe_lag0, inputs.sharpe_lag2
-        if lag0 > 0 and lag2 <= 0:
+        if lag0 <= 0:
+            concerns.append(f"no edge at lag 0 to test for delay (Sharpe {lag0:.2f})")
+        elif lag2 <= 0:
             critical.append(f"the edge vanishes with 2 days of delay (Sharpe {lag0:.2f} -> {lag2:.2f})")
-        elif lag0 > 0 and lag2 / lag0 >= LAG_RATIO_OK:
+        elif lag2 / lag0 >= LAG_RATIO_OK:
             passed.append(f"survives delay: Sharpe lag 2 / lag 0 = {lag2 / lag0:.2f}")
         else:
             concerns.append(f"decays with delay: Sharpe lag 0 {lag0:.2f}, lag 2 {lag2:.2f}")
 
     if _known(inputs.sharpe_resid_off) and _known(inputs.sharpe_resid_industry):
         raw, neutral = inputs.sharpe_resid_off, inputs.sharpe_resid_industry
-        if raw > 0 and neutral <= 0:
+        if raw <= 0:
+            concerns.append(f"no raw edge to test for industry neutrality (Sharpe {raw:.2f})")
+        elif neutral <= 0:
             critical.append(
                 f"the edge is all industry bets: Sharpe {raw:.2f} raw, {neutral:.2f} industry-neutral"
             )
-        elif raw > 0 and neutral / raw >= RESID_RATIO_OK:
+        elif neutral / raw >= RESID_RATIO_OK:
             passed.append(f"survives industry residualization: ratio {neutral / raw:.2f}")
         else:
             concerns.append(

@@ -142,7 +142,11 @@ def test_projection_is_the_euclidean_projection(problem):
     # The objective decides (near-ties in distance are below float resolution);
     # the minimizer is unique, so the vectors agree too.
     distance = float(((w - scores) ** 2).sum())
-    assert distance <= float(((reference - scores) ** 2).sum()) + 1e-12
+    best = float(((reference - scores) ** 2).sum())
+    # The brute-force reference may overstep a bound by ~1e-13 (which shortens its distance),
+    # so compare at the resolution of the distance itself.
+    assert distance <= best + 1e-12 * max(1.0, best) * 10
+    assert (w >= 0).all() and (w <= caps).all()
     np.testing.assert_allclose(w, reference, atol=1e-6)
 
 

@@ -90,3 +90,12 @@ def test_pnl_correlation():
     a = np.array([0.1, 0.2, np.nan, 0.4, 0.3])
     assert pnl_correlation(a, 2 * a) == pytest.approx(1.0)
     assert np.isnan(pnl_correlation(a, np.zeros(5)))
+
+
+def test_no_dispersion_gives_nan_and_pearson_option(rng):
+    tied = np.ones((1, 20))
+    other = rng.normal(size=(1, 20))
+    assert np.isnan(cross_sectional_corr(tied, other)[0])
+    a = rng.normal(size=(3, 30))
+    b = 2 * a + 1
+    np.testing.assert_allclose(cross_sectional_corr(a, b, rank=False), 1.0)

@@ -95,3 +95,11 @@ def test_verdict_rules(change, color, reason):
 )
 def test_grades(score, grade):
     assert grade_of(score) == grade
+
+
+def test_negative_base_gets_no_delay_or_neutrality_verdict_lines():
+    v = compute_verdict(VerdictInputs(sharpe=-0.8, sharpe_lag0=-0.8, sharpe_lag2=-0.6,
+                                      sharpe_resid_off=-0.8, sharpe_resid_industry=-0.5))
+    assert "no edge at lag 0 to test for delay (Sharpe -0.80)" in v.reasons
+    assert "no raw edge to test for industry neutrality (Sharpe -0.80)" in v.reasons
+    assert v.color == "red"

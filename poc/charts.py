@@ -1,0 +1,165 @@
+"""Charts as inline SVG strings (matplotlib, Agg; no files, no external URLs).
+
+Each function takes plain pandas/numpy data and returns an ``<svg>`` element
+that a template embeds as-is. Text is kept as SVG ``<text>`` (escaped by
+matplotlib's SVG writer) so charts stay small and searchable.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+PALETTE = [
+    "#1f4e79", "#c0504d", "#4f8f3a", "#8064a2", "#d08b1c", "#2aa1b3", "#7f7f7f",
+    "#b5651d", "#3b7dd8", "#a83279", "#5c9e6f", "#e0a400",
+]
+_STYLE = {
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+}
+_MAX_POINTS = 1500  # longer series are thinned for drawing (values, not the data, are sampled)
+
+
+def _to_svg(fig) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buffer.getvalue()
+    start = text.find("<svg")
+    svg = re.sub(r"<metadata>.*?</metadata>", "", text[start:], flags=re.DOTALL)
+    # Let the page size the chart: keep the viewBox, drop fixed width/height.
+    svg = re.sub(r'(<svg[^>]*?)\swidth="[^"]*"', r"\1", svg, count=1)
+    svg = re.sub(r'(<svg[^>]*?)\sheight="[^"]*"', r"\1", svg, count=1)
+    return svg.replace("<svg", '<svg class="chart" role="img"', 1)
+
+
+def _thin(frame: pd.DataFrame | pd.Series):
+    step = max(1, int(np.ceil(len(frame) / _MAX_POINTS)))
+    if step == 1:
+        return frame
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[::step] = True
+    keep[-1] = True
+    return frame[keep]
+
+
+def line_chart(
+    series: dict[str, pd.Series],
+    title: str,
+    ylabel: str = "",
+    highlight: str | None = None,
+    percent: bool = False,
+    size=(8.0, 3.6),
+) -> str:
+    """Lines sharing a date axis; ``highlight`` is drawn thicker and on top."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=size)
+        for i, (name, s) in enumerate(series.items()):
+            s = _thin(s.dropna())
+            if s.empty:
+                continue
+            bold = name == highlight
+            ax.plot(
+                s.index,
+                s.to_numpy(),
+                label=name,
+                lw=2.2 if bold else 1.0,
+                alpha=1.0 if bold or highlight is None else 0.75,
+                zorder=3 if bold else 2,
+                color=PALETTE[i % len(PALETTE)],
+            )
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_ylabel(ylabel)
+        if percent:
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        if len(series) > 1:
+            ax.legend(fontsize=7, ncol=3, frameon=False, loc="upper left")
+        return _to_svg(fig)
+
+
+def area_chart(series: pd.Series, title: str, color: str = "#c0504d", size=(8.0, 2.4)) -> str:
+    """A filled area below zero (drawdowns)."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=size)
+        s = _thin(series.dropna())
+        ax.fill_between(s.index, s.to_numpy(), 0.0, color=color, alpha=0.45, lw=0)
+        ax.plot(s.index, s.to_numpy(), color=color, lw=0.8)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        return _to_svg(fig)
+
+
+def bar_chart(
+    labels, values, title: str, ylabel: str = "", percent: bool = False, size=(5.0, 3.0),
+    horizontal: bool = False,
+) -> str:
+    """Bars coloured by sign."""
+    values = np.asarray(values, dtype=float)
+    colors = np.where(np.nan_to_num(values) >= 0, PALETTE[0], PALETTE[1])
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=size)
+        labels = [str(x) for x in labels]
+        positions = np.arange(len(labels))  # numeric positions: labels are text, never parsed
+        if horizontal:
+            ax.barh(positions, np.nan_to_num(values), color=colors)
+            ax.set_yticks(positions, labels)
+            ax.axvline(0, color="#333", lw=0.6)
+            ax.invert_yaxis()
+        else:
+            ax.bar(positions, np.nan_to_num(values), color=colors)
+            ax.set_xticks(positions, labels)
+            ax.axhline(0, color="#333", lw=0.6)
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_ylabel(ylabel)
+        if percent:
+            fmt = matplotlib.ticker.PercentFormatter(1.0, decimals=2)
+            (ax.xaxis if horizontal else ax.yaxis).set_major_formatter(fmt)
+        return _to_svg(fig)
+
+
+def stacked_area_chart(weights: pd.DataFrame, title: str, size=(8.0, 3.6)) -> str:
+    """Weights over time stacked (columns = assets); cash is what is left below 1."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=size)
+        w = _thin(weights.fillna(0.0))
+        colors = [PALETTE[i % len(PALETTE)] for i in range(w.shape[1])]
+        ax.stackplot(w.index, w.to_numpy().T, labels=list(w.columns), colors=colors, lw=0)
+        ax.set_ylim(0, max(1.0, float(w.sum(axis=1).max()) if len(w) else 1.0))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.legend(fontsize=7, ncol=5, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.08))
+        return _to_svg(fig)
+
+
+def heatmap(matrix: pd.DataFrame, title: str, size=(8.0, 4.0), cmap: str = "Blues") -> str:
+    """A matrix as colours (rows top to bottom, columns left to right)."""
+    with plt.rc_context({**_STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=size)
+        data = matrix.to_numpy(dtype=float)
+        im = ax.imshow(data, aspect="auto", cmap=cmap, interpolation="nearest")
+        ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index], fontsize=7)
+        step = max(1, len(matrix.columns) // 12)
+        ax.set_xticks(
+            range(0, len(matrix.columns), step),
+            [str(c) for c in matrix.columns[::step]],
+            fontsize=7,
+            rotation=45,
+        )
+        fig.colorbar(im, ax=ax, fraction=0.03)
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        return _to_svg(fig)

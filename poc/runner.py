@@ -1,0 +1,215 @@
+"""Run an experiment end to end: compute, render, write, log.
+
+1. :func:`poc.suite.run_suite` computes every cell, the evaluation and the verdict;
+2. the parent run is opened (the one ``mlflow run`` created, when there is one);
+3. child runs are logged, the tear sheet is rendered with the run id in it, and
+   ``tearsheet.html``, ``summary.csv``, ``daily.parquet`` and ``config.json`` are
+   written to a temporary folder and logged as the parent's artifacts.
+
+This module holds no statistics and imports neither mlflow nor jinja2: it wires
+:mod:`poc.suite`, :mod:`poc.tearsheet` and :mod:`poc.tracking` together.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from poc import tearsheet, tracking
+from poc.catalog import Snapshot
+from poc.experiment import ExperimentSpec
+from poc.suite import ProgressFn, SuiteResult, run_suite
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a finished experiment reports back to the command line."""
+
+    run_id: str
+    experiment_id: str
+    verdict: str
+    grade: str
+    score: float
+    link: str
+    result: SuiteResult
+
+
+def summary_frame(result: SuiteResult) -> pd.DataFrame:
+    """One row per cell and baseline: params, status and metrics (``summary.csv``)."""
+    rows = []
+    for c in result.cells:
+        row: dict[str, Any] = {"name": c.name, "kind": c.kind, "status": c.status}
+        row.update({f"param_{k}": str(v) for k, v in c.params.items()})
+        row.update(c.metrics)
+        row["headline"] = c.kind == "cell" and c.name == result.headline
+        row["error"] = c.error or ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def daily_frame(result: SuiteResult) -> pd.DataFrame:
+    """Every cell's daily table stacked, with ``name`` and ``kind`` columns (``daily.parquet``)."""
+    parts = [
+        c.daily.assign(name=c.name, kind=c.kind)
+        for c in result.cells
+        if c.ok and c.daily is not None
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def config_document(result: SuiteResult, command: str, git_commit: str | None) -> dict[str, Any]:
+    """Everything needed to reproduce the run (``config.json``)."""
+    spec = asdict(result.spec)
+    spec["grid"] = {k: [list(v) if isinstance(v, tuple) else v for v in vals]
+                    for k, vals in spec["grid"].items()}
+    return {
+        "spec": spec,
+        "headline_cell": result.headline,
+        "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
+        "signal": {
+            "source": result.signal_source,
+            "digest": result.signal_digest,
+            "rows": result.signal_rows,
+        },
+        "git_commit": git_commit,
+        "command": command,
+        "verdict": {
+            "color": result.verdict.color,
+            "grade": result.verdict.grade,
+            "score": result.verdict.score,
+            "reasons": result.verdict.reasons,
+            "components_used": result.verdict.components_used,
+        },
+    }
+
+
+def parent_metrics(result: SuiteResult) -> dict[str, float]:
+    """Headline numbers of the parent run."""
+    headline = result.cell(result.headline)
+    best = result.best
+    ev = result.evaluation
+    out = {
+        "composite_score": result.verdict.score,
+        "headline_sharpe": headline.metrics.get("sharpe", np.nan),
+        "best_sharpe": best.metrics["sharpe"] if best else np.nan,
+        "n_cells": float(len(result.grid_cells)),
+        "n_failed": float(sum(not c.ok for c in result.cells)),
+        "suite_seconds": result.seconds,
+        "coverage_avg_names": ev["coverage"]["avg_names"],
+        "spread_mean": ev["spread"]["spread_mean"],
+    }
+    for h, stats in ev["ic_by_horizon"].items():
+        out.update(stats.as_dict(prefix=f"h{h}_"))
+    return out
+
+
+def parent_tags(result: SuiteResult, snapshot: Snapshot) -> dict[str, str]:
+    return {
+        "signal_name": result.signal_name,
+        "signal_source": result.signal_source,
+        "signal_digest": result.signal_digest,
+        "snapshot_id": result.snapshot_id,
+        "snapshot_digest": result.snapshot_digest,
+        "verdict": result.verdict.color,
+        "grade": result.verdict.grade,
+        "headline_cell": result.headline,
+        "kind": "signal_suite",
+        "mlflow.note.content": f"Verdict {result.verdict.color.upper()} ({result.verdict.grade}, "
+        f"score {result.verdict.score:.1f}) for {result.signal_name} on {snapshot.snapshot_id}.",
+    }
+
+
+def _cell_history(c) -> pd.Series | None:
+    if c.daily is None:
+        return None
+    return c.daily.set_index("date")["cumulative"]
+
+
+def log_suite(
+    result: SuiteResult,
+    snapshot: Snapshot,
+    command: str,
+    git_commit: str | None,
+    attach_run_id: str | None,
+) -> RunOutcome:
+    """Log a computed suite to MLflow with its tear sheet; returns ids and the link."""
+    spec = result.spec
+    with tracking.parent_run(spec.name, f"{result.signal_name} suite", attach_run_id) as run:
+        tracking.log_dataset(
+            run,
+            name=snapshot.snapshot_id,
+            preview=snapshot.read("securities").head(50),
+            digest=snapshot.digest,
+            source=str(snapshot.path),
+            context="snapshot",
+        )
+        tracking.log_dataset(
+            run,
+            name=result.signal_name,
+            preview=pd.DataFrame(
+                {"signal": [result.signal_source], "rows": [result.signal_rows],
+                 "first": [result.date_range[0]], "last": [result.date_range[1]]}
+            ),
+            digest=result.signal_digest,
+            source=result.signal_source,
+            context="signal",
+        )
+        for c in result.cells:
+            tracking.log_child(
+                run,
+                name=c.name if c.kind == "cell" else f"baseline:{c.name}",
+                params={**c.params, "kind": c.kind},
+                metrics=c.metrics,
+                tags={"kind": c.kind, "headline": str(c.kind == "cell" and c.name == result.headline)},
+                history=_cell_history(c),
+                error=c.error,
+            )
+        tracking.log_parent(
+            run,
+            tags=parent_tags(result, snapshot),
+            metrics=parent_metrics(result),
+            params={"experiment": spec.source_path or spec.name, "signal": spec.signal},
+        )
+        context = tearsheet.suite_context(
+            result,
+            {
+                "run_id": run.run_id,
+                "experiment": spec.name,
+                "git_commit": git_commit or "",
+                "command": command,
+            },
+        )
+        with tempfile.TemporaryDirectory(prefix="poc-artifacts-") as tmp:
+            folder = Path(tmp)
+            paths = [
+                tearsheet.write_html(tearsheet.render("suite.html.j2", context), folder / "tearsheet.html"),
+                folder / "summary.csv",
+                folder / "daily.parquet",
+                folder / "config.json",
+            ]
+            summary_frame(result).to_csv(paths[1], index=False)
+            daily_frame(result).to_parquet(paths[2], index=False)
+            paths[3].write_text(json.dumps(config_document(result, command, git_commit), indent=2, default=str))
+            tracking.log_artifacts(run, paths)
+        link = tracking.tearsheet_link(run.run_id)
+    v = result.verdict
+    return RunOutcome(run.run_id, run.experiment_id, v.color, v.grade, v.score, link, result)
+
+
+def run_experiment(
+    spec: ExperimentSpec,
+    snapshot: Snapshot,
+    command: str,
+    git_commit: str | None = None,
+    attach_run_id: str | None = None,
+    progress: ProgressFn | None = None,
+) -> RunOutcome:
+    """Compute the suite, then log it with its tear sheet."""
+    result = run_suite(spec, snapshot, progress=progress)
+    return log_suite(result, snapshot, command, git_commit, attach_run_id)

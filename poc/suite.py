@@ -1,0 +1,389 @@
+"""Grid suites: every cell of an experiment's grid plus the baselines, run with joblib.
+
+Workers only compute: each receives the dense panel and a dense signal
+matrix (joblib memory-maps large arrays instead of copying them) and returns
+a plain :class:`CellResult`; a cell that raises is returned as FAILED with its
+error and the suite goes on. The parent then evaluates the signal (rank IC,
+decay, exposures, baseline correlations), computes the verdict, and hands
+everything to :mod:`poc.tracking` and :mod:`poc.tearsheet`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from poc import evaluation
+from poc.catalog import Snapshot
+from poc.contract import align_signal, check_signal, read_signal
+from poc.engine import BacktestConfig, run_backtest
+from poc.exceptions import ConfigError
+from poc.experiment import ExperimentSpec
+from poc.metrics import sharpe_ratio
+from poc.panel import Panel, load_panel, signal_matrix
+from poc.signals import BASELINES, load_builtin
+from poc.verdict import Verdict, VerdictInputs, compute_verdict
+
+log = logging.getLogger(__name__)
+
+DECAY_LAGS = range(0, 6)
+HORIZONS = (1, 5, 21)
+CELL_METRICS = ("sharpe", "ann_ret", "ann_vol", "sortino", "max_dd", "calmar", "turnover")
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One backtest of the suite: a grid cell or a baseline.
+
+    ``daily``, ``summary`` and ``fractile`` are the engine's tables (None when
+    the cell failed).
+    """
+
+    name: str
+    kind: str  # "cell" or "baseline"
+    params: dict[str, Any]
+    status: str  # "FINISHED" or "FAILED"
+    metrics: dict[str, float] = field(default_factory=dict)
+    daily: pd.DataFrame | None = None
+    summary: pd.DataFrame | None = None
+    fractile: pd.DataFrame | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "FINISHED"
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """Everything a suite produced, ready to log and render."""
+
+    spec: ExperimentSpec
+    signal_name: str
+    signal_source: str
+    signal_digest: str
+    signal_rows: int
+    snapshot_id: str
+    snapshot_digest: str
+    date_range: tuple[str, str]
+    cells: list[CellResult]
+    headline: str
+    evaluation: dict[str, Any]
+    verdict: Verdict
+    notes: list[str]
+    seconds: float
+
+    @property
+    def grid_cells(self) -> list[CellResult]:
+        return [c for c in self.cells if c.kind == "cell"]
+
+    @property
+    def baselines(self) -> list[CellResult]:
+        return [c for c in self.cells if c.kind == "baseline"]
+
+    def cell(self, name: str) -> CellResult:
+        return next(c for c in self.cells if c.name == name)
+
+    @property
+    def best(self) -> CellResult | None:
+        done = [c for c in self.grid_cells if c.ok and np.isfinite(c.metrics.get("sharpe", np.nan))]
+        return max(done, key=lambda c: c.metrics["sharpe"]) if done else None
+
+
+# --------------------------------------------------------------------------
+# Signals
+# --------------------------------------------------------------------------
+
+
+def load_signal_table(snapshot: Snapshot, signal: str, allow_pickle: bool = False) -> pd.DataFrame:
+    """The raw signal table named by ``signal``: ``builtin:NAME`` or a file path."""
+    if signal.startswith("builtin:"):
+        return load_builtin(snapshot, signal.split(":", 1)[1])
+    return read_signal(signal, allow_pickle=allow_pickle)
+
+
+def table_digest(frame: pd.DataFrame) -> str:
+    """sha256 of a signal table's content (row order independent)."""
+    ordered = frame.sort_values(["security_id", "date_sig"], kind="stable").reset_index(drop=True)
+    hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def _restrict_dates(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
+    if start:
+        frame = frame[frame["date_sig"] >= pd.Timestamp(start)]
+    if end:
+        frame = frame[frame["date_sig"] <= pd.Timestamp(end)]
+    return frame
+
+
+def dense_signal(panel: Panel, clean: pd.DataFrame) -> np.ndarray:
+    """A clean signal as a (dates x securities) matrix indexed by the day it becomes usable."""
+    return signal_matrix(align_signal(clean, panel.dates, lag=0), panel)
+
+
+# --------------------------------------------------------------------------
+# Cells
+# --------------------------------------------------------------------------
+
+
+def cell_name(params: dict[str, Any], varying: list[str]) -> str:
+    """A short readable name from the axes that vary in the grid, e.g. ``lag=1 resid=industry``."""
+    short = {"residualize": "resid", "fractile": "frac", "rebalance": "rebal"}
+    parts = []
+    for axis in varying:
+        value = params[axis]
+        if axis == "fractile":
+            value = f"{value[0]:g}-{value[1]:g}"
+        parts.append(f"{short.get(axis, axis)}={value}")
+    return " ".join(parts) or "base"
+
+
+def config_for(params: dict[str, Any]) -> BacktestConfig:
+    """The engine config of one cell; bad values come back as ConfigError naming the axis."""
+    return BacktestConfig(**params)
+
+
+def _cell_metrics(result) -> dict[str, float]:
+    overall = result.summary[result.summary["slice"] == "overall"].iloc[0].to_dict()
+    metrics = {k: float(overall.get(k, np.nan)) for k in CELL_METRICS}
+    daily = result.daily
+    metrics["gross_sharpe"] = sharpe_ratio(daily["gross"].to_numpy())
+    metrics["avg_names_long"] = float(daily["n_long"].mean())
+    metrics["avg_names_short"] = float(daily["n_short"].mean())
+    metrics["cost_total"] = float(daily["cost"].sum())
+    return metrics
+
+
+def run_cell(
+    panel: Panel, signal: np.ndarray, params: dict[str, Any], name: str, kind: str
+) -> CellResult:
+    """Backtest one cell; never raises (a failure becomes a FAILED result with the error)."""
+    started = time.perf_counter()
+    try:
+        result = run_backtest(panel, signal, config_for(params))
+        return CellResult(
+            name=name,
+            kind=kind,
+            params=params,
+            status="FINISHED",
+            metrics=_cell_metrics(result),
+            daily=result.daily,
+            summary=result.summary,
+            fractile=result.fractile,
+            seconds=time.perf_counter() - started,
+        )
+    except Exception as exc:  # noqa: BLE001 - a failed cell is recorded, the suite goes on
+        return CellResult(
+            name=name,
+            kind=kind,
+            params=params,
+            status="FAILED",
+            error=f"{type(exc).__name__}: {exc}",
+            seconds=time.perf_counter() - started,
+        )
+
+
+# --------------------------------------------------------------------------
+# The suite
+# --------------------------------------------------------------------------
+
+
+def _cells_to_run(spec: ExperimentSpec) -> list[tuple[str, dict[str, Any]]]:
+    varying = [axis for axis, values in spec.grid.items() if len(values) > 1]
+    return [(cell_name(params, varying), params) for params in spec.cells()]
+
+
+def _same_except(params: dict, base: dict, axis: str, value) -> bool:
+    return params[axis] == value and all(params[k] == base[k] for k in base if k != axis)
+
+
+def _sharpe_where(results: list[CellResult], base: dict, axis: str, value) -> float | None:
+    for r in results:
+        if r.kind == "cell" and r.ok and _same_except(r.params, base, axis, value):
+            s = r.metrics.get("sharpe")
+            return s if s is not None and np.isfinite(s) else None
+    return None
+
+
+def _years_and_caps(summary: pd.DataFrame | None) -> tuple[int | None, int | None, float | None, float | None]:
+    if summary is None:
+        return None, None, None, None
+    years = summary[summary["slice"] == "year"]
+    positive = int((years["ann_ret"] > 0).sum()) if len(years) else None
+    total = len(years) if len(years) else None
+    caps = summary[summary["slice"] == "cap"].set_index("label")["sharpe"]
+    large = float(caps["large"]) if "large" in caps else None
+    small = float(caps["small"]) if "small" in caps else None
+    return positive, total, large, small
+
+
+def verdict_inputs(
+    results: list[CellResult], headline: CellResult, base: dict, evaluation_: dict
+) -> VerdictInputs:
+    """What the verdict needs, read off the suite's results."""
+    positive, total, large, small = _years_and_caps(headline.summary)
+    baseline_corrs = [abs(v) for v in evaluation_["baseline_signal_corr"].values() if np.isfinite(v)]
+    factor_corrs = [abs(v) for v in evaluation_["exposures"].values() if np.isfinite(v)]
+    sharpe = headline.metrics.get("sharpe") if headline.ok else None
+    return VerdictInputs(
+        sharpe=sharpe if sharpe is not None and np.isfinite(sharpe) else None,
+        sharpe_lag0=_sharpe_where(results, base, "lag", 0),
+        sharpe_lag2=_sharpe_where(results, base, "lag", 2),
+        sharpe_resid_off=_sharpe_where(results, base, "residualize", "off"),
+        sharpe_resid_industry=_sharpe_where(results, base, "residualize", "industry"),
+        max_baseline_corr=max(baseline_corrs) if baseline_corrs else None,
+        max_factor_corr=max(factor_corrs) if factor_corrs else None,
+        large_cap_sharpe=large,
+        small_cap_sharpe=small,
+        positive_years=positive,
+        total_years=total,
+    )
+
+
+def evaluate_signal(
+    panel: Panel,
+    signal: np.ndarray,
+    lag: int,
+    baseline_signals: dict[str, np.ndarray],
+    headline: CellResult,
+    baseline_results: list[CellResult],
+) -> dict[str, Any]:
+    """Rank IC by horizon and lag, quintile spread, coverage, exposures and baseline correlations."""
+    returns = panel.ret
+    headline_net = (
+        headline.daily.set_index("date")["net"] if headline.ok and headline.daily is not None else None
+    )
+    pnl_corr = {}
+    for b in baseline_results:
+        if headline_net is None or not b.ok:
+            pnl_corr[b.name] = np.nan
+            continue
+        other = b.daily.set_index("date")["net"].reindex(headline_net.index)
+        pnl_corr[b.name] = evaluation.pnl_correlation(headline_net.to_numpy(), other.to_numpy())
+    return {
+        "ic_by_horizon": evaluation.ic_by_horizon(signal, returns, HORIZONS, lag),
+        "ic_decay": evaluation.ic_decay(signal, returns, DECAY_LAGS),
+        "spread": evaluation.quantile_spread(signal, returns, 5, lag),
+        "coverage": evaluation.coverage(signal, returns),
+        "exposures": evaluation.exposure_correlations(signal, panel.styles),
+        "baseline_signal_corr": {
+            name: evaluation.mean_cross_sectional_corr(signal, b) for name, b in baseline_signals.items()
+        },
+        "baseline_pnl_corr": pnl_corr,
+        "lag": lag,
+    }
+
+
+ProgressFn = Callable[[int, int, CellResult], None]
+
+
+def run_suite(
+    spec: ExperimentSpec,
+    snapshot: Snapshot,
+    progress: ProgressFn | None = None,
+    allow_pickle: bool = False,
+) -> SuiteResult:
+    """Run an experiment: every grid cell and baseline, the evaluation and the verdict.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    snapshot : Snapshot
+        Already opened (and verified) by the caller.
+    progress : callable, optional
+        Called as ``progress(done, total, cell_result)`` after each cell.
+
+    Raises
+    ------
+    SignalContractError
+        When the signal breaks the contract (nothing is run).
+    ConfigError
+        When a grid value is rejected by the engine (before anything is run).
+    """
+    started = time.perf_counter()
+    notes: list[str] = []
+    panel = load_panel(snapshot)
+    raw = _restrict_dates(load_signal_table(snapshot, spec.signal, allow_pickle), spec.start, spec.end)
+    clean = check_signal(raw, panel.dates, panel.security_ids)
+    signal = dense_signal(panel, clean)
+
+    cells = _cells_to_run(spec)
+    for _, params in cells:
+        config_for(params)  # fail fast on a bad grid value, before any work
+    base = spec.headline_cell()
+    headline_name = next(name for name, params in cells if params == base)
+
+    baseline_signals: dict[str, np.ndarray] = {}
+    if spec.baselines:
+        for name in BASELINES:
+            if spec.signal == f"builtin:{name}":
+                notes.append(f"baseline {name} skipped: it is the signal under test")
+                continue
+            try:
+                table = _restrict_dates(load_builtin(snapshot, name), spec.start, spec.end)
+            except Exception as exc:  # noqa: BLE001 - e.g. no value exposure in the snapshot
+                notes.append(f"baseline {name} skipped: {exc}")
+                continue
+            baseline_signals[name] = dense_signal(panel, check_signal(table, panel.dates))
+
+    tasks = [(name, params, "cell", signal) for name, params in cells]
+    tasks += [(name, base, "baseline", matrix) for name, matrix in baseline_signals.items()]
+    results: list[CellResult] = []
+    with joblib.parallel_config(backend=spec.backend, n_jobs=spec.n_jobs):
+        parallel = joblib.Parallel(return_as="generator_unordered")
+        jobs = (
+            joblib.delayed(run_cell)(panel, matrix, params, name, kind)
+            for name, params, kind, matrix in tasks
+        )
+        for done, result in enumerate(parallel(jobs), start=1):
+            results.append(result)
+            if progress is not None:
+                progress(done, len(tasks), result)
+    order = {name: i for i, (name, *_rest) in enumerate(tasks)}
+    results.sort(key=lambda r: (r.kind != "cell", order[r.name]))
+
+    headline = next(r for r in results if r.name == headline_name and r.kind == "cell")
+    for r in results:
+        if not r.ok:
+            notes.append(f"{r.kind} {r.name!r} FAILED: {r.error}")
+    evaluation_ = evaluate_signal(
+        panel, signal, int(base["lag"]), baseline_signals, headline,
+        [r for r in results if r.kind == "baseline"],
+    )
+    verdict = compute_verdict(verdict_inputs(results, headline, base, evaluation_))
+    dates = clean["date_sig"]
+    return SuiteResult(
+        spec=spec,
+        signal_name=spec.display_name,
+        signal_source=spec.signal,
+        signal_digest=table_digest(clean),
+        signal_rows=len(clean),
+        snapshot_id=snapshot.snapshot_id,
+        snapshot_digest=snapshot.digest,
+        date_range=(str(dates.min().date()), str(dates.max().date())),
+        cells=results,
+        headline=headline_name,
+        evaluation=evaluation_,
+        verdict=verdict,
+        notes=notes,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def check_backend(name: str) -> str:
+    """Refuse an unknown joblib backend early, listing the ones available."""
+    from joblib.parallel import BACKENDS
+
+    if name not in BACKENDS:
+        raise ConfigError(f"backend {name!r} is not a joblib backend; available: {sorted(BACKENDS)}")
+    return name

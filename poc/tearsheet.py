@@ -1,0 +1,376 @@
+"""HTML tear sheets: the only module that imports jinja2.
+
+Compute, then render, then write: the suite (or the allocation run) produces
+results; :func:`suite_context` turns them into a context of pre-formatted
+strings, tables and inline SVG charts (templates hold no arithmetic);
+:func:`render` fills a template from ``tearsheets/`` with autoescaping on;
+:func:`write_html` writes the file atomically. The output is one
+self-contained file: inline CSS, inline SVG, no external URL.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+TEMPLATE_PACKAGE = "tearsheets"
+
+
+def _environment() -> jinja2.Environment:
+    folder = Path(str(files(TEMPLATE_PACKAGE)))
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        # Every value is escaped (signal names and error messages come from users);
+        # only our own SVG charts are marked safe in the templates.
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(template: str, context: dict[str, Any]) -> str:
+    """Render ``template`` (a file in ``tearsheets/``) with the inline stylesheet."""
+    env = _environment()
+    css = (Path(str(files(TEMPLATE_PACKAGE))) / "style.css").read_text()
+    return env.get_template(template).render(css=css, **context)
+
+
+def write_html(html: str, path: Path) -> Path:
+    """Write ``html`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tearsheet-", suffix=".html")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(html)
+    os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------
+# Formatting (numbers become strings here, never in templates)
+# --------------------------------------------------------------------------
+
+
+def _bad(x) -> bool:
+    return x is None or (isinstance(x, float | np.floating) and not math.isfinite(x))
+
+
+def fmt_num(x, digits: int = 2) -> str:
+    """A number with fixed decimals; an en dash when missing."""
+    return "–" if _bad(x) else f"{float(x):,.{digits}f}"
+
+
+def fmt_pct(x, digits: int = 1) -> str:
+    """A fraction as a percentage."""
+    return "–" if _bad(x) else f"{float(x) * 100:,.{digits}f}%"
+
+
+def fmt_int(x) -> str:
+    return "–" if _bad(x) else f"{int(round(float(x))):,}"
+
+
+def table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    css: Sequence[str | None] | None = None,
+    text_columns: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A table for the ``table`` macro: column names and rows of already formatted cells."""
+    css = list(css) if css is not None else [None] * len(rows)
+    return {
+        "columns": list(columns),
+        "rows": [{"cells": [str(c) for c in row], "css": k} for row, k in zip(rows, css)],
+        "text_columns": list(text_columns),
+    }
+
+
+def frame_table(frame: pd.DataFrame, formats: dict[str, Any], index_name: str | None = None):
+    """A DataFrame as a table, formatting each column with ``formats[col]`` (default fmt_num)."""
+    columns = ([index_name] if index_name else []) + list(frame.columns)
+    rows = []
+    for idx, rec in zip(frame.index, frame.to_dict("records")):
+        cells = [str(idx)] if index_name else []
+        cells += [formats.get(col, fmt_num)(rec[col]) for col in frame.columns]
+        rows.append(cells)
+    return table(columns, rows)
+
+
+def timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --------------------------------------------------------------------------
+# Signal suite tear sheet
+# --------------------------------------------------------------------------
+
+_COMPONENT_LABELS = {
+    "sharpe": "Sharpe",
+    "lag_stability": "Lag stability",
+    "residualization_stability": "Residualization stability",
+    "baseline_uniqueness": "Baseline uniqueness",
+    "cap_consistency": "Cap consistency",
+    "year_consistency": "Year consistency",
+    "factor_uniqueness": "Factor uniqueness",
+}
+
+
+def _score_section(verdict) -> tuple[dict, str | None]:
+    rows, css = [], []
+    for c in verdict.components:
+        rows.append(
+            [
+                _COMPONENT_LABELS.get(c.name, c.name),
+                fmt_pct(c.weight, 0),
+                fmt_pct(verdict.normalized_weight(c.name), 1) if c.used else "left out",
+                fmt_num(c.score, 1) if c.used else "–",
+                c.detail,
+            ]
+        )
+        css.append(None if c.used else "muted")
+    left_out = verdict.components_left_out
+    note = None
+    if left_out:
+        note = (
+            "Left out for lack of inputs: "
+            + ", ".join(_COMPONENT_LABELS.get(n, n) for n in left_out)
+            + ". The remaining weights were renormalized to 100%."
+        )
+    return (
+        table(["Component", "Weight", "Weight used", "Score", "How"], rows, css, ["How"]),
+        note,
+    )
+
+
+def _suite_table(result) -> dict:
+    axes = [a for a, v in result.spec.grid.items() if len(v) > 1] or ["lag"]
+    columns = ["Cell", *axes, "Sharpe", "Gross Sharpe", "Ann. return", "Ann. vol", "Max DD",
+               "Turnover", "Status"]
+    rows, css = [], []
+    for c in result.cells:
+        m = c.metrics
+        values = [str(c.params.get(a, "")) for a in axes]
+        rows.append(
+            [
+                c.name if c.kind == "cell" else f"baseline: {c.name}",
+                *values,
+                fmt_num(m.get("sharpe")),
+                fmt_num(m.get("gross_sharpe")),
+                fmt_pct(m.get("ann_ret")),
+                fmt_pct(m.get("ann_vol")),
+                fmt_pct(m.get("max_dd")),
+                fmt_num(m.get("turnover")),
+                c.status if c.ok else f"FAILED: {c.error}",
+            ]
+        )
+        css.append("failed" if not c.ok else ("headline" if c.name == result.headline and c.kind == "cell" else None))
+    return table(columns, rows, css, ["Status"])
+
+
+def _slice_table(summary: pd.DataFrame | None, group: str, label: str) -> dict | None:
+    if summary is None:
+        return None
+    part = summary[summary["slice"] == group]
+    if part.empty:
+        return None
+    rows = [
+        [
+            str(r["label"]),
+            fmt_num(r.get("sharpe")),
+            fmt_pct(r.get("ann_ret")),
+            fmt_pct(r.get("ann_vol")),
+            fmt_pct(r.get("max_dd")),
+            fmt_num(r.get("turnover")),
+            fmt_int(r.get("n_periods")),
+        ]
+        for r in part.to_dict("records")
+    ]
+    return table([label, "Sharpe", "Ann. return", "Ann. vol", "Max DD", "Turnover", "Days"], rows)
+
+
+def _baselines_table(result) -> dict | None:
+    ev = result.evaluation
+    if not result.baselines:
+        return None
+    rows = []
+    for b in result.baselines:
+        rows.append(
+            [
+                b.name,
+                fmt_num(b.metrics.get("sharpe")) if b.ok else f"FAILED: {b.error}",
+                fmt_pct(b.metrics.get("ann_ret")),
+                fmt_num(ev["baseline_signal_corr"].get(b.name)),
+                fmt_num(ev["baseline_pnl_corr"].get(b.name)),
+            ]
+        )
+    return table(["Baseline", "Sharpe", "Ann. return", "Signal corr", "P&L corr"], rows)
+
+
+def _ic_tables(ev) -> tuple[dict, dict, str]:
+    rows = []
+    unreliable = []
+    for h, s in ev["ic_by_horizon"].items():
+        rows.append(
+            [
+                f"{h} day{'s' if h > 1 else ''}",
+                fmt_num(s.mean, 4),
+                fmt_num(s.std, 4),
+                fmt_num(s.ir, 3),
+                fmt_num(s.t_stat, 2),
+                f"{s.n_windows}" + ("" if s.reliable else " (unreliable)"),
+                fmt_pct(s.positive_share),
+            ]
+        )
+        if not s.reliable:
+            unreliable.append(str(h))
+    horizon = table(["Horizon", "IC mean", "IC std", "IR", "t-stat", "Windows", "Positive days"], rows)
+    decay = table(
+        ["Lag", "IC (1 day)"],
+        [[str(lag), fmt_num(v, 4)] for lag, v in ev["ic_decay"].items()],
+    )
+    note = (
+        f"Daily cross-sectional Spearman IC at lag {ev['lag']}. The t-statistic uses the means of "
+        "non-overlapping 21-day windows; fewer than 12 windows is flagged unreliable."
+    )
+    if unreliable:
+        note += f" Unreliable for horizon(s): {', '.join(unreliable)}."
+    return horizon, decay, note
+
+
+def _charts(result) -> dict[str, str]:
+    from poc import charts
+
+    curves = {}
+    for c in result.cells:
+        if c.ok and c.daily is not None:
+            label = c.name if c.kind == "cell" else f"baseline: {c.name}"
+            curves[label] = c.daily.set_index("date")["cumulative"]
+    headline = result.cell(result.headline)
+    out = {
+        "cumulative": charts.line_chart(
+            curves, "Cumulative net return, every cell and baseline", percent=True,
+            highlight=result.headline,
+        )
+        if curves
+        else "",
+        "drawdown": charts.area_chart(
+            headline.daily.set_index("date")["drawdown"], f"Drawdown ({result.headline})"
+        )
+        if headline.ok
+        else "",
+        "deciles": "",
+        "ic_decay": "",
+    }
+    if headline.ok and headline.fractile is not None and len(headline.fractile):
+        f = headline.fractile
+        out["deciles"] = charts.bar_chart(
+            f["decile"], f["mean_return"], "Mean next-period return by signal decile", percent=True
+        )
+    decay = result.evaluation["ic_decay"]
+    out["ic_decay"] = charts.bar_chart(
+        [f"lag {k}" for k in decay], list(decay.values()), "IC decay: 1-day rank IC by lag"
+    )
+    return out
+
+
+def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
+    """The suite tear sheet's context: formatted strings, tables and SVG charts.
+
+    Parameters
+    ----------
+    result : poc.suite.SuiteResult
+    run : dict
+        ``run_id``, ``experiment``, ``git_commit``, ``command``, ``tracking_uri``.
+    """
+    v = result.verdict
+    ev = result.evaluation
+    headline = result.cell(result.headline)
+    m = headline.metrics
+    cov = ev["coverage"]
+    score_table, score_note = _score_section(v)
+    ic_horizon, ic_decay, ic_note = _ic_tables(ev)
+    has_caps = _slice_table(headline.summary, "cap", "Cap tier")
+    exposures = ev["exposures"]
+    best = result.best
+    header_rows = [
+        ("Signal", f"{result.signal_name} ({result.signal_source})"),
+        ("Signal digest", f"sha256 {result.signal_digest}  ({result.signal_rows:,} rows)"),
+        ("Snapshot", result.snapshot_id),
+        ("Snapshot digest", f"sha256 {result.snapshot_digest}"),
+        ("Experiment", run.get("experiment", "")),
+        ("MLflow run", run.get("run_id", "")),
+        ("Git commit", run.get("git_commit", "") or "unknown"),
+        ("Best cell", f"{best.name} (Sharpe {fmt_num(best.metrics['sharpe'])})" if best else "–"),
+        ("Suite time", f"{result.seconds:.1f} s"),
+    ]
+    return {
+        "title": f"Tear sheet: {result.signal_name}",
+        "signal_name": result.signal_name,
+        "generated_at": timestamp(),
+        "footer": "poc tear sheet · numbers computed by the suite of this run · "
+        "Sharpe = mean/std x sqrt(252), returns compounded, max drawdown on the compounded curve",
+        "header": {
+            "date_range": f"{result.date_range[0]} to {result.date_range[1]}",
+            "n_cells": len(result.grid_cells),
+            "n_baselines": len(result.baselines),
+            "rows": header_rows,
+            "command": run.get("command", ""),
+        },
+        "verdict": {
+            "color": v.color,
+            "grade": v.grade,
+            "score": fmt_num(v.score, 1),
+            "reasons": v.reasons,
+            "headline_cell": result.headline,
+        },
+        "score_table": score_table,
+        "score_note": score_note,
+        "headline_cards": [
+            {"label": "Sharpe (net)", "value": fmt_num(m.get("sharpe"))},
+            {"label": "Annual return", "value": fmt_pct(m.get("ann_ret"))},
+            {"label": "Annual volatility", "value": fmt_pct(m.get("ann_vol"))},
+            {"label": "Max drawdown", "value": fmt_pct(m.get("max_dd"))},
+            {"label": "Daily turnover", "value": fmt_num(m.get("turnover"))},
+            {"label": "Names per day", "value": fmt_num(cov["avg_names"], 1)},
+            {"label": "IC (1 day)", "value": fmt_num(ev["ic_by_horizon"][1].mean, 4)},
+        ],
+        "suite_table": _suite_table(result),
+        "years_table": _slice_table(headline.summary, "year", "Year")
+        or table(["Year"], [["no results"]]),
+        "caps_table": has_caps,
+        "caps_note": "The snapshot has no market caps, so there is no cap-tier breakdown "
+        "(cap consistency is left out of the score).",
+        "baselines_table": _baselines_table(result),
+        "baselines_note": "; ".join(n for n in result.notes if n.startswith("baseline"))
+        or "Baselines were not run (baselines: false).",
+        "exposures_table": table(
+            ["Style factor", "Rank correlation"],
+            [[k, fmt_num(val)] for k, val in exposures.items()],
+        )
+        if exposures
+        else None,
+        "coverage_table": table(
+            ["Measure", "Value"],
+            [
+                ["Average securities per day", fmt_num(cov["avg_names"], 1)],
+                ["Share of the universe", fmt_pct(cov["universe_share"])],
+                ["Unique securities", fmt_int(cov["unique_securities"])],
+                ["Days with a signal", fmt_int(cov["days"])],
+            ],
+        ),
+        "ic_horizon_table": ic_horizon,
+        "ic_decay_table": ic_decay,
+        "ic_note": ic_note,
+        "charts": _charts(result),
+        "notes": result.notes,
+    }
