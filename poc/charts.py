@@ -65,6 +65,7 @@ def line_chart(
     highlight: str | None = None,
     percent: bool = False,
     size=(8.0, 3.6),
+    legend_loc: str = "upper left",
 ) -> str:
     """Lines sharing a date axis; ``highlight`` is drawn thicker and on top."""
     with plt.rc_context(_STYLE):
@@ -88,7 +89,7 @@ def line_chart(
         if percent:
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         if len(series) > 1:
-            ax.legend(fontsize=7, ncol=3, frameon=False, loc="upper left")
+            ax.legend(fontsize=7, ncol=3, frameon=False, loc=legend_loc)
         return _to_svg(fig)
 
 
@@ -122,7 +123,9 @@ def bar_chart(
             ax.invert_yaxis()
         else:
             ax.bar(positions, np.nan_to_num(values), color=colors)
-            ax.set_xticks(positions, labels)
+            long_labels = max((len(x) for x in labels), default=0) * len(labels) > 50
+            ax.set_xticks(positions, labels, rotation=30 if long_labels else 0,
+                          ha="right" if long_labels else "center")
             ax.axhline(0, color="#333", lw=0.6)
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
         ax.set_ylabel(ylabel)

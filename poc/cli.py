@@ -232,6 +232,64 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+_ALLOCATION_OVERRIDES = (
+    "model", "max_weight", "min_weight", "rebalance", "delay", "vol_threshold", "vol_scale",
+    "commission_bps", "slippage_bps", "snapshot", "start", "end", "n_jobs",
+)
+
+
+def _allocation_command(spec, snapshot_id: str) -> str:
+    import shlex
+
+    parts = ["mlflow", "run", ".", "-e", "allocate", "--env-manager", "local"]
+    if spec.source_path:
+        parts += ["-P", f"experiment={spec.source_path}"]
+    parts += ["-P", f"snapshot={snapshot_id}"]
+    for axis, values in spec.grid.items():
+        if axis in _ALLOCATION_OVERRIDES:
+            parts += ["-P", f"{axis}={','.join(str(v) for v in values)}"]
+    return shlex.join(parts)
+
+
+def _cmd_allocate(args: argparse.Namespace) -> int:
+    from poc.allocation_suite import (
+        apply_allocation_overrides,
+        load_allocation_spec,
+        run_allocation_suite,
+    )
+    from poc.catalog import ensure_snapshot
+    from poc.runner import log_allocation_suite
+    from poc.suite import check_backend
+
+    started = time.perf_counter()
+    spec = load_allocation_spec(args.experiment)
+    spec = apply_allocation_overrides(
+        spec, {key: getattr(args, key) for key in _ALLOCATION_OVERRIDES}
+    )
+    check_backend(spec.backend)
+    snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
+    print(
+        f"allocation suite {spec.name!r} on snapshot {snapshot.snapshot_id!r} "
+        f"({snapshot.digest[:12]}), {len(spec.cells())} cells, n_jobs={spec.n_jobs}",
+        flush=True,
+    )
+    result = run_allocation_suite(spec, snapshot, progress=_print_progress)
+    outcome = log_allocation_suite(
+        result,
+        snapshot,
+        command=_allocation_command(spec, snapshot.snapshot_id),
+        git_commit=_git_commit(),
+        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+    )
+    for note in result.notes:
+        print(f"  note: {note}")
+    print(f"done in {time.perf_counter() - started:.1f}s")
+    print(f"headline cell {result.headline!r}: Sharpe {outcome.score:.2f}")
+    print(f"parent run: {outcome.run_id}")
+    print(f"tear sheet: {outcome.link}")
+    return 0
+
+
 def _cmd_tearsheet_link(args: argparse.Namespace) -> int:
     from poc.tracking import describe_run, tearsheet_link
 
@@ -476,6 +534,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", default=None, help="joblib backend (loky, threading, dask...)")
     _add_store(run)
     run.set_defaults(func=_cmd_run)
+
+    alloc = commands.add_parser(
+        "allocate", help="run an allocation grid and log it (MLproject entry point `allocate`)"
+    )
+    alloc.add_argument("--experiment", default="experiments/allocation.yaml")
+    for key in _ALLOCATION_OVERRIDES:
+        alloc.add_argument(f"--{key.replace('_', '-')}", dest=key, default=None,
+                           help="comma-separated grid values" if key not in
+                           ("snapshot", "start", "end", "n_jobs") else None)
+    _add_store(alloc)
+    alloc.set_defaults(func=_cmd_allocate)
 
     sheet = commands.add_parser("tearsheet", help="tear sheet links")
     sheet_cmds = sheet.add_subparsers(dest="tearsheet_command", required=True)

@@ -33,8 +33,8 @@ class RunOutcome:
 
     run_id: str
     experiment_id: str
-    verdict: str
-    grade: str
+    verdict: str | None  # None for allocation suites, which have no signal verdict
+    grade: str | None
     score: float
     link: str
     result: SuiteResult
@@ -131,6 +131,39 @@ def _cell_history(c) -> pd.Series | None:
     return c.daily.set_index("date")["cumulative"]
 
 
+def _log_snapshot_input(run: tracking.ParentRun, snapshot: Snapshot) -> None:
+    tracking.log_dataset(
+        run,
+        name=snapshot.snapshot_id,
+        preview=snapshot.read("securities").head(50),
+        digest=snapshot.digest,
+        source=str(snapshot.path),
+        context="snapshot",
+    )
+
+
+def _log_parent_artifacts(
+    run: tracking.ParentRun,
+    html: str,
+    summary: pd.DataFrame,
+    daily: pd.DataFrame,
+    config: dict[str, Any],
+) -> None:
+    """Write the parent's four artifacts to a temporary folder and upload them."""
+    with tempfile.TemporaryDirectory(prefix="poc-artifacts-") as tmp:
+        folder = Path(tmp)
+        paths = [
+            tearsheet.write_html(html, folder / "tearsheet.html"),
+            folder / "summary.csv",
+            folder / "daily.parquet",
+            folder / "config.json",
+        ]
+        summary.to_csv(paths[1], index=False)
+        daily.to_parquet(paths[2], index=False)
+        paths[3].write_text(json.dumps(config, indent=2, default=str))
+        tracking.log_artifacts(run, paths)
+
+
 def log_suite(
     result: SuiteResult,
     snapshot: Snapshot,
@@ -141,14 +174,7 @@ def log_suite(
     """Log a computed suite to MLflow with its tear sheet; returns ids and the link."""
     spec = result.spec
     with tracking.parent_run(spec.name, f"{result.signal_name} suite", attach_run_id) as run:
-        tracking.log_dataset(
-            run,
-            name=snapshot.snapshot_id,
-            preview=snapshot.read("securities").head(50),
-            digest=snapshot.digest,
-            source=str(snapshot.path),
-            context="snapshot",
-        )
+        _log_snapshot_input(run, snapshot)
         tracking.log_dataset(
             run,
             name=result.signal_name,
@@ -185,18 +211,13 @@ def log_suite(
                 "command": command,
             },
         )
-        with tempfile.TemporaryDirectory(prefix="poc-artifacts-") as tmp:
-            folder = Path(tmp)
-            paths = [
-                tearsheet.write_html(tearsheet.render("suite.html.j2", context), folder / "tearsheet.html"),
-                folder / "summary.csv",
-                folder / "daily.parquet",
-                folder / "config.json",
-            ]
-            summary_frame(result).to_csv(paths[1], index=False)
-            daily_frame(result).to_parquet(paths[2], index=False)
-            paths[3].write_text(json.dumps(config_document(result, command, git_commit), indent=2, default=str))
-            tracking.log_artifacts(run, paths)
+        _log_parent_artifacts(
+            run,
+            tearsheet.render("suite.html.j2", context),
+            summary_frame(result),
+            daily_frame(result),
+            config_document(result, command, git_commit),
+        )
         link = tracking.tearsheet_link(run.run_id)
     v = result.verdict
     return RunOutcome(run.run_id, run.experiment_id, v.color, v.grade, v.score, link, result)
@@ -213,3 +234,90 @@ def run_experiment(
     """Compute the suite, then log it with its tear sheet."""
     result = run_suite(spec, snapshot, progress=progress)
     return log_suite(result, snapshot, command, git_commit, attach_run_id)
+
+
+# --------------------------------------------------------------------------
+# Allocation suites
+# --------------------------------------------------------------------------
+
+
+def log_allocation_suite(
+    result,
+    snapshot: Snapshot,
+    command: str,
+    git_commit: str | None,
+    attach_run_id: str | None,
+) -> RunOutcome:
+    """Log an allocation suite: parent with tear sheet, one child per cell with its
+    ``allocation_history.csv`` and ``trades.csv``."""
+    from poc.allocation_sheet import allocation_context
+
+    spec = result.spec
+    with tracking.parent_run(spec.name, f"{spec.name} allocation", attach_run_id) as run:
+        _log_snapshot_input(run, snapshot)
+        with tempfile.TemporaryDirectory(prefix="poc-cell-") as tmp:
+            for i, c in enumerate(result.cells):
+                files = []
+                if c.ok:
+                    folder = Path(tmp) / str(i)
+                    folder.mkdir()
+                    files = [folder / "allocation_history.csv", folder / "trades.csv"]
+                    c.tables["allocation_history"].to_csv(files[0], index_label="date")
+                    c.tables["trades"].to_csv(files[1], index=False)
+                tracking.log_child(
+                    run,
+                    name=c.name,
+                    params=c.params,
+                    metrics=c.metrics,
+                    tags={"kind": "allocation", "headline": str(c.name == result.headline)},
+                    history=None if c.daily is None else c.daily.set_index("date")["cumulative"],
+                    error=c.error,
+                    artifacts=files,
+                )
+        headline = result.cell(result.headline)
+        best = result.best
+        tracking.log_parent(
+            run,
+            tags={
+                "kind": "allocation_suite",
+                "snapshot_id": result.snapshot_id,
+                "snapshot_digest": result.snapshot_digest,
+                "headline_cell": result.headline,
+            },
+            metrics={
+                **{f"headline_{k}": v for k, v in headline.metrics.items()},
+                "best_sharpe": best.metrics["sharpe"] if best else np.nan,
+                "n_cells": float(len(result.cells)),
+                "n_failed": float(sum(not c.ok for c in result.cells)),
+                "suite_seconds": result.seconds,
+            },
+            params={"experiment": spec.source_path or spec.name},
+        )
+        context = allocation_context(
+            result, {"run_id": run.run_id, "git_commit": git_commit or "", "command": command}
+        )
+        summary = pd.DataFrame(
+            [
+                {"name": c.name, "status": c.status, "headline": c.name == result.headline,
+                 **{f"param_{k}": v for k, v in c.params.items()}, **c.metrics,
+                 "error": c.error or ""}
+                for c in result.cells
+            ]
+        )
+        daily = pd.concat(
+            [c.daily.assign(name=c.name) for c in result.cells if c.ok and c.daily is not None]
+            or [pd.DataFrame()],
+            ignore_index=True,
+        )
+        config = {
+            "spec": asdict(spec),
+            "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
+            "git_commit": git_commit,
+            "command": command,
+        }
+        _log_parent_artifacts(run, tearsheet.render("allocation.html.j2", context), summary,
+                              daily, config)
+        link = tracking.tearsheet_link(run.run_id)
+    m = headline.metrics
+    return RunOutcome(run.run_id, run.experiment_id, None, None,
+                      float(m.get("sharpe", np.nan)), link, result)

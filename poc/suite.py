@@ -57,6 +57,7 @@ class CellResult:
     fractile: pd.DataFrame | None = None
     error: str | None = None
     seconds: float = 0.0
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # kind-specific outputs
 
     @property
     def ok(self) -> bool:
@@ -287,6 +288,34 @@ def evaluate_signal(
 ProgressFn = Callable[[int, int, CellResult], None]
 
 
+def run_cells(
+    tasks: list[tuple[Callable[..., CellResult], tuple]],
+    n_jobs: int,
+    backend: str,
+    progress: ProgressFn | None = None,
+) -> list[CellResult]:
+    """Run ``func(*args)`` for every task with joblib; results come back in task order.
+
+    Each ``func`` must return a :class:`CellResult` and never raise (a failed
+    cell is a FAILED result). Large numpy arguments are memory-mapped to the
+    workers by joblib instead of copied. ``progress`` is called in the parent
+    as each cell finishes, in completion order.
+    """
+    results: list[CellResult | None] = [None] * len(tasks)
+    with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
+        parallel = joblib.Parallel(return_as="generator_unordered")
+        jobs = (joblib.delayed(_indexed)(i, func, args) for i, (func, args) in enumerate(tasks))
+        for done, (index, result) in enumerate(parallel(jobs), start=1):
+            results[index] = result
+            if progress is not None:
+                progress(done, len(tasks), result)
+    return [r for r in results if r is not None]
+
+
+def _indexed(index: int, func: Callable[..., CellResult], args: tuple) -> tuple[int, CellResult]:
+    return index, func(*args)
+
+
 def run_suite(
     spec: ExperimentSpec,
     snapshot: Snapshot,
@@ -336,21 +365,12 @@ def run_suite(
                 continue
             baseline_signals[name] = dense_signal(panel, check_signal(table, panel.dates))
 
-    tasks = [(name, params, "cell", signal) for name, params in cells]
-    tasks += [(name, base, "baseline", matrix) for name, matrix in baseline_signals.items()]
-    results: list[CellResult] = []
-    with joblib.parallel_config(backend=spec.backend, n_jobs=spec.n_jobs):
-        parallel = joblib.Parallel(return_as="generator_unordered")
-        jobs = (
-            joblib.delayed(run_cell)(panel, matrix, params, name, kind)
-            for name, params, kind, matrix in tasks
-        )
-        for done, result in enumerate(parallel(jobs), start=1):
-            results.append(result)
-            if progress is not None:
-                progress(done, len(tasks), result)
-    order = {name: i for i, (name, *_rest) in enumerate(tasks)}
-    results.sort(key=lambda r: (r.kind != "cell", order[r.name]))
+    tasks = [(run_cell, (panel, signal, params, name, "cell")) for name, params in cells]
+    tasks += [
+        (run_cell, (panel, matrix, base, name, "baseline"))
+        for name, matrix in baseline_signals.items()
+    ]
+    results = run_cells(tasks, spec.n_jobs, spec.backend, progress)
 
     headline = next(r for r in results if r.name == headline_name and r.kind == "cell")
     for r in results:

@@ -53,6 +53,7 @@ def write_html(html: str, path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tearsheet-", suffix=".html")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(html)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a tear sheet is meant to be shared and served
     os.replace(tmp, path)
     return path
 
@@ -254,11 +255,14 @@ def _charts(result) -> dict[str, str]:
     for c in result.cells:
         if c.ok and c.daily is not None:
             label = c.name if c.kind == "cell" else f"baseline: {c.name}"
-            curves[label] = c.daily.set_index("date")["cumulative"]
+            # Additive: a compounded long-short curve that loses heavily pins at -100% and
+            # hides every later difference between cells.
+            curves[label] = c.daily.set_index("date")["net"].cumsum()
     headline = result.cell(result.headline)
     out = {
         "cumulative": charts.line_chart(
-            curves, "Cumulative net return, every cell and baseline", percent=True,
+            curves, "Cumulative net return (sum of daily returns), every cell and baseline",
+            percent=True,
             highlight=result.headline,
         )
         if curves

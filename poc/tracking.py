@@ -112,6 +112,7 @@ def log_child(
     history: pd.Series | None = None,
     history_key: str = "cum_return",
     error: str | None = None,
+    artifacts: Sequence[Path] = (),
 ) -> str:
     """One nested child run: params and metrics in one batch, history, FINISHED or FAILED.
 
@@ -147,6 +148,8 @@ def log_child(
             ]
             for start in range(0, len(points), _BATCH):
                 client.log_batch(child_id, metrics=points[start : start + _BATCH])
+        for path in artifacts:
+            client.log_artifact(child_id, str(path))
         status = RunStatus.FAILED if error else RunStatus.FINISHED
         client.set_terminated(child_id, RunStatus.to_string(status))
     except Exception:

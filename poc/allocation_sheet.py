@@ -1,0 +1,180 @@
+"""The allocation tear sheet's context: formatted tables and SVG charts (no jinja2 here).
+
+:func:`allocation_context` turns an :class:`~poc.allocation_suite.AllocationSuiteResult`
+into the context of ``tearsheets/allocation.html.j2``; :func:`poc.tearsheet.render`
+renders it with the same base template, CSS and table macro as the signal sheet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from poc import charts
+from poc.tearsheet import fmt_int, fmt_num, fmt_pct, table, timestamp
+
+METRIC_ROWS = (
+    ("Annual return (CAGR)", "ann_ret", "benchmark_ann_ret", fmt_pct),
+    ("Annual volatility", "ann_vol", None, fmt_pct),
+    ("Sharpe", "sharpe", "benchmark_sharpe", fmt_num),
+    ("Sortino", "sortino", None, fmt_num),
+    ("Max drawdown", "max_dd", None, fmt_pct),
+    ("Calmar", "calmar", None, fmt_num),
+    ("Excess return vs benchmark", "excess_ann_ret", None, fmt_pct),
+    ("Tracking error", "tracking_error", None, fmt_pct),
+    ("Information ratio", "information_ratio", None, fmt_num),
+    ("Beta to benchmark", "beta", None, fmt_num),
+    ("Win rate", "win_rate", None, fmt_pct),
+    ("Profit factor", "profit_factor", None, fmt_num),
+    ("Daily turnover", "turnover", None, fmt_num),
+    ("Total costs (share of NAV, summed)", "cost_drag_sum", None, fmt_pct),
+    ("Rebalances", "n_rebalances", None, fmt_int),
+    ("Allocation changes", "n_rotations", None, fmt_int),
+    ("Mean days between changes", "mean_days_between_rotations", None, fmt_num),
+    ("Trades", "n_trades", None, fmt_int),
+)
+
+
+def _metrics_table(metrics: dict[str, float], bench_daily: pd.Series) -> dict:
+    from poc.metrics import annual_volatility, max_drawdown, sortino_ratio
+
+    bench = {
+        "ann_vol": annual_volatility(bench_daily),
+        "max_dd": max_drawdown(bench_daily),
+        "sortino": sortino_ratio(bench_daily),
+    }
+    rows = []
+    for label, key, bench_key, fmt in METRIC_ROWS:
+        other = metrics.get(bench_key) if bench_key else bench.get(key)
+        rows.append([label, fmt(metrics.get(key)), fmt(other) if other is not None else "–"])
+    return table(["Measure", "Portfolio", "Benchmark"], rows)
+
+
+def _suite_table(result) -> dict:
+    axes = [a for a, v in result.spec.grid.items() if len(v) > 1] or ["model"]
+    columns = ["Cell", *axes, "Sharpe", "Ann. return", "Excess", "Max DD", "Info. ratio",
+               "Turnover", "Costs", "Status"]
+    rows, css = [], []
+    for c in result.cells:
+        m = c.metrics
+        rows.append(
+            [
+                c.name,
+                *[str(c.params.get(a, "")) for a in axes],
+                fmt_num(m.get("sharpe")),
+                fmt_pct(m.get("ann_ret")),
+                fmt_pct(m.get("excess_ann_ret")),
+                fmt_pct(m.get("max_dd")),
+                fmt_num(m.get("information_ratio")),
+                fmt_num(m.get("turnover"), 3),
+                fmt_pct(m.get("cost_drag_sum"), 2),
+                c.status if c.ok else f"FAILED: {c.error}",
+            ]
+        )
+        css.append("failed" if not c.ok else ("headline" if c.name == result.headline else None))
+    return table(columns, rows, css, ["Status"])
+
+
+def _charts(result, cell) -> dict[str, str]:
+    daily = cell.daily.set_index("date")
+    weights = cell.tables["weights"]
+    monthly = weights.groupby(weights.index.to_period("Y")).mean().T
+    by_asset = cell.tables["attribution_by_asset"]["contribution"].sort_values(ascending=False)
+    by_regime = cell.tables["attribution_by_regime"]["total"]
+    return {
+        "nav": charts.line_chart(
+            {"portfolio": daily["cumulative"], "benchmark": daily["benchmark_cumulative"]},
+            "Cumulative return (compounded) against the benchmark", percent=True,
+            highlight="portfolio",
+        ),
+        "drawdown": charts.line_chart(
+            {"portfolio": daily["drawdown"], "benchmark": daily["benchmark_drawdown"]},
+            "Drawdown against the benchmark", percent=True, highlight="portfolio",
+            size=(8.0, 2.6), legend_loc="lower left",
+        ),
+        "stacked": charts.stacked_area_chart(weights, "Weights by asset (end of day; cash is the gap to 100%)"),
+        "heatmap": charts.heatmap(monthly, "Average weight by asset and year"),
+        "by_asset": charts.bar_chart(
+            by_asset.index, by_asset.to_numpy(), "Contribution by asset (sum of daily)",
+            percent=True, horizontal=True, size=(5.0, 5.0),
+        ),
+        "by_regime": charts.bar_chart(
+            by_regime.index, by_regime.to_numpy(), "Contribution by regime (sum of daily)",
+            percent=True, size=(5.0, 3.2),
+        ),
+    }
+
+
+def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
+    """Context of the allocation tear sheet.
+
+    Parameters
+    ----------
+    result : poc.allocation_suite.AllocationSuiteResult
+    run : dict
+        ``run_id``, ``git_commit``, ``command``.
+    """
+    cell = result.cell(result.headline)
+    best = result.best
+    header_rows = [
+        ("Snapshot", result.snapshot_id),
+        ("Snapshot digest", f"sha256 {result.snapshot_digest}"),
+        ("Assets", ", ".join(result.assets)),
+        ("Experiment", result.spec.name),
+        ("MLflow run", run.get("run_id", "")),
+        ("Git commit", run.get("git_commit", "") or "unknown"),
+        ("Best cell", f"{best.name} (Sharpe {fmt_num(best.metrics['sharpe'])})" if best else "–"),
+        ("Suite time", f"{result.seconds:.1f} s"),
+    ]
+    context: dict[str, Any] = {
+        "title": f"Allocation tear sheet: {result.spec.name}",
+        "name": result.spec.name,
+        "generated_at": timestamp(),
+        "footer": "poc allocation tear sheet · numbers computed by this run · 252-day annualization",
+        "header": {
+            "date_range": f"{result.date_range[0]} to {result.date_range[1]}",
+            "n_cells": len(result.cells),
+            "n_assets": len(result.assets),
+            "rows": header_rows,
+            "command": run.get("command", ""),
+        },
+        "headline_cell": result.headline,
+        "suite_table": _suite_table(result),
+        "suite_note": "Every cell's weights history passed the schema check (finite, invested "
+        "fraction <= 1, caps and minimums respected) before analytics ran; a cell that failed it "
+        "is shown as FAILED. Costs: per-day cost / previous NAV, summed.",
+        "notes": result.notes,
+    }
+    if not cell.ok:
+        context.update(
+            cards=[{"label": "Headline cell", "value": "FAILED"}],
+            metrics_table=table(["Measure", "Portfolio", "Benchmark"], [["error", cell.error, ""]]),
+            charts={k: "" for k in ("nav", "drawdown", "stacked", "heatmap", "by_asset", "by_regime")},
+            regime_table=table(["Regime"], []),
+            regime_note="",
+        )
+        return context
+    m = cell.metrics
+    distribution = cell.tables["regime_distribution"]
+    context.update(
+        cards=[
+            {"label": "Sharpe", "value": fmt_num(m.get("sharpe"))},
+            {"label": "Annual return", "value": fmt_pct(m.get("ann_ret"))},
+            {"label": "Benchmark return", "value": fmt_pct(m.get("benchmark_ann_ret"))},
+            {"label": "Max drawdown", "value": fmt_pct(m.get("max_dd"))},
+            {"label": "Information ratio", "value": fmt_num(m.get("information_ratio"))},
+            {"label": "Average invested", "value": fmt_pct(m.get("avg_invested"))},
+        ],
+        metrics_table=_metrics_table(m, cell.daily.set_index("date")["benchmark"]),
+        charts=_charts(result, cell),
+        regime_table=table(
+            ["Regime", "Days", "Share"],
+            [[str(k), fmt_int(r["days"]), fmt_pct(r["share"])]
+             for k, r in distribution.iterrows()],
+        ),
+        regime_note="Regimes of the benchmark, each dated by the close whose data it uses "
+        "(trend up, trend down, compression, breaking volatility, choppy); see "
+        "poc.allocation.regime for the exact rules.",
+    )
+    return context

@@ -1,0 +1,296 @@
+"""Allocation grid suites: every cell of an allocation grid, run like a signal suite.
+
+A spec (``experiments/allocation.yaml``) names the snapshot and a grid over
+:class:`~poc.allocation.runner.AllocationConfig` fields (model, max and min
+weight, rebalance frequency, delay, volatility threshold and scale, costs...).
+Cells run through the same joblib runner as signal suites
+(:func:`poc.suite.run_cells`) and come back as :class:`poc.suite.CellResult`
+so the same tracking code logs them; the allocation history and trades of each
+cell travel in ``CellResult.tables``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from poc.allocation.inputs import allocation_inputs, allocation_sectors
+from poc.allocation.runner import AllocationConfig, run_allocation
+from poc.catalog import Snapshot
+from poc.exceptions import ConfigError
+from poc.metrics import drawdown_series
+from poc.suite import CellResult, ProgressFn, cell_name, run_cells
+
+CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(AllocationConfig)}
+TOP_LEVEL_KEYS = {"name", "description", "snapshot", "start", "end", "n_jobs", "backend", "grid",
+                  "headline"}
+DEFAULT_GRID: dict[str, list[Any]] = {"model": ["ema", "regime", "hrp"]}
+
+
+@dataclass(frozen=True)
+class AllocationSpec:
+    """A validated allocation experiment: grid over AllocationConfig fields."""
+
+    name: str
+    snapshot: str | None = None
+    description: str = ""
+    start: str | None = None
+    end: str | None = None
+    n_jobs: int = 1
+    backend: str = "loky"
+    grid: dict[str, list[Any]] = field(default_factory=lambda: dict(DEFAULT_GRID))
+    headline: dict[str, Any] = field(default_factory=dict)
+    source_path: str | None = None
+
+    def cells(self) -> list[dict[str, Any]]:
+        axes = list(self.grid)
+        return [dict(zip(axes, values)) for values in itertools.product(*self.grid.values())]
+
+    def headline_cell(self) -> dict[str, Any]:
+        cell = {axis: values[0] for axis, values in self.grid.items()}
+        cell.update(self.headline)
+        return cell
+
+
+def _typed(axis: str, value: Any) -> Any:
+    """A grid value typed like the AllocationConfig field it sets."""
+    kind = CONFIG_FIELDS[axis].type
+    kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind == "int":
+            if float(value) != int(float(value)):
+                raise ValueError("not a whole number")
+            return int(float(value))
+        if kind == "float":
+            return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"grid.{axis}: cannot read {value!r} as {kind} ({exc})") from None
+    return str(value)
+
+
+def _parse_grid(raw: Any) -> dict[str, list[Any]]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"grid: expected a mapping of axis -> list, got {raw!r}")
+    grid = dict(DEFAULT_GRID)
+    for axis, values in raw.items():
+        if axis not in CONFIG_FIELDS:
+            raise ConfigError(
+                f"grid: unknown axis {axis!r}; allocation axes are {sorted(CONFIG_FIELDS)}"
+            )
+        values = values if isinstance(values, list | tuple) else [values]
+        if not values:
+            raise ConfigError(f"grid.{axis}: needs at least one value")
+        grid[axis] = [_typed(axis, v) for v in values]
+    return grid
+
+
+def allocation_spec_from_dict(raw: dict[str, Any], source_path: str | None = None) -> AllocationSpec:
+    """Validate an allocation spec mapping; unknown keys and axes are named."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"an allocation spec must be a mapping, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {unknown} in allocation spec; known keys are {sorted(TOP_LEVEL_KEYS)}"
+        )
+    grid = _parse_grid(raw.get("grid") or {})
+    headline = {}
+    for axis, value in (raw.get("headline") or {}).items():
+        if axis not in grid:
+            raise ConfigError(f"headline.{axis}: not a grid axis; axes are {sorted(grid)}")
+        typed = _typed(axis, value)
+        if typed not in grid[axis]:
+            raise ConfigError(f"headline.{axis}: {value!r} is not in grid.{axis} {grid[axis]}")
+        headline[axis] = typed
+    spec = AllocationSpec(
+        name=str(raw.get("name") or "allocation"),
+        snapshot=raw.get("snapshot") or None,
+        description=str(raw.get("description") or ""),
+        start=None if raw.get("start") in (None, "") else str(raw["start"]),
+        end=None if raw.get("end") in (None, "") else str(raw["end"]),
+        n_jobs=int(raw.get("n_jobs", 1)),
+        backend=str(raw.get("backend") or "loky"),
+        grid=grid,
+        headline=headline,
+        source_path=source_path,
+    )
+    for params in spec.cells():
+        config_for(params)  # every cell must be a valid config before anything runs
+    return spec
+
+
+def load_allocation_spec(path: str | Path) -> AllocationSpec:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"allocation spec {str(path)!r} does not exist; see experiments/")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    return allocation_spec_from_dict(raw, source_path=str(path))
+
+
+def apply_allocation_overrides(spec: AllocationSpec, overrides: dict[str, str | None]) -> AllocationSpec:
+    """Command-line overrides (comma-separated grid values; empty keeps the spec's)."""
+    raw = {
+        "name": spec.name, "snapshot": spec.snapshot, "description": spec.description,
+        "start": spec.start, "end": spec.end, "n_jobs": spec.n_jobs, "backend": spec.backend,
+        "grid": dict(spec.grid), "headline": dict(spec.headline),
+    }
+    for key, value in overrides.items():
+        if value is None or str(value).strip() == "":
+            continue
+        if key in CONFIG_FIELDS:
+            raw["grid"][key] = [v.strip() for v in str(value).split(",") if v.strip()]
+            raw["headline"].pop(key, None)
+        elif key in ("snapshot", "start", "end", "backend", "n_jobs"):
+            raw[key] = value
+        else:
+            raise ConfigError(f"unknown override {key!r}")
+    return allocation_spec_from_dict(raw, spec.source_path)
+
+
+def config_for(params: dict[str, Any]) -> AllocationConfig:
+    """The AllocationConfig of one cell; its errors become ConfigError naming the cell."""
+    try:
+        return AllocationConfig(**params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"allocation cell {params}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------
+# Cells
+# --------------------------------------------------------------------------
+
+
+def _daily_table(result) -> pd.DataFrame:
+    """Per day: net return, benchmark, cost drag (cost / previous NAV), exposure, curves."""
+    execution = result.execution
+    returns = result.returns
+    drag = (execution.costs / execution.nav.shift(1)).reindex(returns.index).fillna(0.0)
+    exposure = result.exposure.reindex(returns.index)
+    net = returns.to_numpy()
+    bench = result.benchmark.reindex(returns.index).to_numpy()
+    return pd.DataFrame(
+        {
+            "date": returns.index,
+            "net": net,
+            "benchmark": bench,
+            "cost_drag": drag.to_numpy(),
+            "invested": exposure["invested"].to_numpy(),
+            "nav": execution.nav.reindex(returns.index).to_numpy(),
+            "cumulative": np.cumprod(1.0 + np.nan_to_num(net)) - 1.0,
+            "benchmark_cumulative": np.cumprod(1.0 + np.nan_to_num(bench)) - 1.0,
+            "drawdown": drawdown_series(net),
+            "benchmark_drawdown": drawdown_series(bench),
+        }
+    )
+
+
+def run_allocation_cell(
+    prices: pd.DataFrame,
+    benchmark: pd.Series,
+    sectors: dict[str, str],
+    params: dict[str, Any],
+    name: str,
+) -> CellResult:
+    """One allocation backtest; never raises (a failure is a FAILED result)."""
+    started = time.perf_counter()
+    try:
+        result = run_allocation(prices, benchmark, config_for(params), sectors=sectors)
+        daily = _daily_table(result)
+        metrics = dict(result.metrics)
+        metrics.update(
+            net_return_sum=float(daily["net"].sum()),
+            cost_drag_sum=float(daily["cost_drag"].sum()),
+            total_costs=float(result.execution.costs.sum()),
+            final_nav=float(result.execution.nav.iloc[-1]),
+            n_trades=float(len(result.execution.trades)),
+            **{k: float(v) for k, v in result.rotation.items()},
+            avg_invested=float(daily["invested"].mean()),
+        )
+        tables = {
+            "allocation_history": result.execution.weights_history,
+            "trades": result.execution.trades,
+            "attribution_by_asset": result.attribution_by_asset,
+            "attribution_by_regime": result.attribution_by_regime,
+            "regime_distribution": result.regime_distribution,
+            "weights": result.weights,
+        }
+        return CellResult(
+            name=name, kind="cell", params=params, status="FINISHED", metrics=metrics,
+            daily=daily, tables=tables, seconds=time.perf_counter() - started,
+        )
+    except Exception as exc:  # noqa: BLE001 - a failed cell is recorded, the suite goes on
+        return CellResult(
+            name=name, kind="cell", params=params, status="FAILED",
+            error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - started,
+        )
+
+
+@dataclass(frozen=True)
+class AllocationSuiteResult:
+    """Every allocation cell of a spec, ready to log and render."""
+
+    spec: AllocationSpec
+    snapshot_id: str
+    snapshot_digest: str
+    assets: list[str]
+    date_range: tuple[str, str]
+    cells: list[CellResult]
+    headline: str
+    notes: list[str]
+    seconds: float
+
+    def cell(self, name: str) -> CellResult:
+        return next(c for c in self.cells if c.name == name)
+
+    @property
+    def best(self) -> CellResult | None:
+        done = [c for c in self.cells if c.ok and np.isfinite(c.metrics.get("sharpe", np.nan))]
+        return max(done, key=lambda c: c.metrics["sharpe"]) if done else None
+
+
+def run_allocation_suite(
+    spec: AllocationSpec, snapshot: Snapshot, progress: ProgressFn | None = None
+) -> AllocationSuiteResult:
+    """Run every cell of an allocation grid on a snapshot's prices and benchmark."""
+    started = time.perf_counter()
+    prices, benchmark = allocation_inputs(snapshot)
+    if spec.start:
+        prices = prices[prices.index >= pd.Timestamp(spec.start)]
+    if spec.end:
+        prices = prices[prices.index <= pd.Timestamp(spec.end)]
+    if len(prices) < 300:
+        raise ConfigError(
+            f"only {len(prices)} trading days between start and end; allocation models need "
+            "at least 300 (a year of history plus a test window)"
+        )
+    sectors = allocation_sectors(snapshot)
+    varying = [axis for axis, values in spec.grid.items() if len(values) > 1]
+    cells = [(cell_name(params, varying), params) for params in spec.cells()]
+    headline = next(name for name, params in cells if params == spec.headline_cell())
+    tasks = [
+        (run_allocation_cell, (prices, benchmark, sectors, params, name)) for name, params in cells
+    ]
+    results = run_cells(tasks, spec.n_jobs, spec.backend, progress)
+    notes = [f"cell {r.name!r} FAILED: {r.error}" for r in results if not r.ok]
+    return AllocationSuiteResult(
+        spec=spec,
+        snapshot_id=snapshot.snapshot_id,
+        snapshot_digest=snapshot.digest,
+        assets=list(prices.columns),
+        date_range=(str(prices.index[0].date()), str(prices.index[-1].date())),
+        cells=results,
+        headline=headline,
+        notes=notes,
+        seconds=time.perf_counter() - started,
+    )

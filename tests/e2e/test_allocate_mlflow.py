@@ -1,0 +1,95 @@
+"""`mlflow run . -e allocate` on the bundled real data, checked through MlflowClient."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from poc.allocation_suite import allocation_spec_from_dict
+from poc.exceptions import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_allocate_entry_point_logs_cells_with_capped_histories(bundled_store, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "POC_SNAPSHOT_DIR": str(bundled_store),
+        "MLFLOW_TRACKING_URI": uri,
+    }
+    proc = subprocess.run(
+        [str(Path(bin_dir) / "mlflow"), "run", str(ROOT), "-e", "allocate", "--env-manager",
+         "local", "--experiment-name", "alloc-e2e", "-P", "model=regime,ema",
+         "-P", "max_weight=0.25", "-P", "commission_bps=5,10", "-P", "n_jobs=1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    run_id = re.search(r"parent run: (\w+)", out).group(1)
+    client = MlflowClient(uri)
+    parent = client.get_run(run_id)
+    assert parent.data.tags["kind"] == "allocation_suite"
+    assert {"tearsheet.html", "summary.csv", "daily.parquet", "config.json"} <= {
+        a.path for a in client.list_artifacts(run_id)
+    }
+    html = Path(client.download_artifacts(run_id, "tearsheet.html", str(tmp_path))).read_text()
+    for section in ("header", "headline", "metrics", "suite", "allocation", "attribution", "regimes"):
+        assert f'id="{section}"' in html, section
+    assert html.count("<svg") >= 6
+
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'"
+    )
+    assert len(children) == 2 * 2 * 2  # models x delays (spec) x costs
+    by_params = {}
+    for child in children:
+        assert child.info.status == "FINISHED"
+        p = child.data.params
+        assert p["max_weight"] == "0.25"
+        for key in ("sharpe", "ann_ret", "max_dd", "information_ratio", "cost_drag_sum"):
+            assert key in child.data.metrics, key
+        files = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert files == {"allocation_history.csv", "trades.csv"}
+        folder = tmp_path / child.info.run_id
+        folder.mkdir()
+        history = pd.read_csv(
+            client.download_artifacts(child.info.run_id, "allocation_history.csv", str(folder)),
+            index_col="date",
+        )
+        assert history.shape[1] == 20 and np.isfinite(history.to_numpy()).all()
+        assert (history.to_numpy() <= 0.25 + 1e-9).all()
+        assert (history.sum(axis=1) <= 1 + 1e-9).all() and (history.to_numpy() >= 0).all()
+        by_params[(p["model"], p["delay"], float(p["commission_bps"]))] = child.data.metrics
+
+    # Doubling costs lowers the summed daily net return by exactly the extra logged cost drag.
+    for (model, delay, cost), m in by_params.items():
+        if cost != 5.0:
+            continue
+        doubled = by_params[(model, delay, 10.0)]
+        lost = m["net_return_sum"] - doubled["net_return_sum"]
+        extra = doubled["cost_drag_sum"] - m["cost_drag_sum"]
+        assert extra > 0
+        assert lost == pytest.approx(extra, rel=1e-9, abs=1e-12)
+
+
+def test_allocation_spec_errors_name_the_key():
+    with pytest.raises(ConfigError, match="unknown axis 'maxweight'"):
+        allocation_spec_from_dict({"grid": {"maxweight": [0.4]}})
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['modle'\]"):
+        allocation_spec_from_dict({"modle": "ema"})
+    with pytest.raises(ConfigError, match="grid.delay: cannot read"):
+        allocation_spec_from_dict({"grid": {"delay": [0.5]}})
+    with pytest.raises(ConfigError, match="max_weight"):
+        allocation_spec_from_dict({"grid": {"model": ["ema"], "max_weight": [0.1]}})
