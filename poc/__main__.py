@@ -1,4 +1,5 @@
-from poc.cli import main
 import sys
+
+from poc.cli import main
 
 sys.exit(main())

@@ -53,8 +53,18 @@ def _metrics_table(metrics: dict[str, float], bench_daily: pd.Series) -> dict:
 
 def _suite_table(result) -> dict:
     axes = [a for a, v in result.spec.grid.items() if len(v) > 1] or ["model"]
-    columns = ["Cell", *axes, "Sharpe", "Ann. return", "Excess", "Max DD", "Info. ratio",
-               "Turnover", "Costs", "Status"]
+    columns = [
+        "Cell",
+        *axes,
+        "Sharpe",
+        "Ann. return",
+        "Excess",
+        "Max DD",
+        "Info. ratio",
+        "Turnover",
+        "Costs",
+        "Status",
+    ]
     rows, css = [], []
     for c in result.cells:
         m = c.metrics
@@ -85,23 +95,36 @@ def _charts(result, cell) -> dict[str, str]:
     return {
         "nav": charts.line_chart(
             {"portfolio": daily["cumulative"], "benchmark": daily["benchmark_cumulative"]},
-            "Cumulative return (compounded) against the benchmark", percent=True,
+            "Cumulative return (compounded) against the benchmark",
+            percent=True,
             highlight="portfolio",
         ),
         "drawdown": charts.line_chart(
             {"portfolio": daily["drawdown"], "benchmark": daily["benchmark_drawdown"]},
-            "Drawdown against the benchmark", percent=True, highlight="portfolio",
-            size=(8.0, 2.6), legend_loc="lower left",
+            "Drawdown against the benchmark",
+            percent=True,
+            highlight="portfolio",
+            size=(8.0, 2.6),
+            legend_loc="lower left",
         ),
-        "stacked": charts.stacked_area_chart(weights, "Weights by asset (end of day; cash is the gap to 100%)"),
+        "stacked": charts.stacked_area_chart(
+            weights, "Weights by asset (end of day; cash is the gap to 100%)"
+        ),
         "heatmap": charts.heatmap(monthly, "Average weight by asset and year"),
         "by_asset": charts.bar_chart(
-            by_asset.index, by_asset.to_numpy(), "Contribution by asset (sum of daily)",
-            percent=True, horizontal=True, size=(5.0, 5.0),
+            by_asset.index,
+            by_asset.to_numpy(),
+            "Contribution by asset (sum of daily)",
+            percent=True,
+            horizontal=True,
+            size=(5.0, 5.0),
         ),
         "by_regime": charts.bar_chart(
-            by_regime.index, by_regime.to_numpy(), "Contribution by regime (sum of daily)",
-            percent=True, size=(5.0, 3.2),
+            by_regime.index,
+            by_regime.to_numpy(),
+            "Contribution by regime (sum of daily)",
+            percent=True,
+            size=(5.0, 3.2),
         ),
     }
 
@@ -131,7 +154,8 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
         "title": f"Allocation tear sheet: {result.spec.name}",
         "name": result.spec.name,
         "generated_at": timestamp(),
-        "footer": "poc allocation tear sheet · numbers computed by this run · 252-day annualization",
+        "footer": "poc allocation tear sheet · numbers computed by this run · "
+        "252-day annualization",
         "header": {
             "date_range": f"{result.date_range[0]} to {result.date_range[1]}",
             "n_cells": len(result.cells),
@@ -150,7 +174,9 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
         context.update(
             cards=[{"label": "Headline cell", "value": "FAILED"}],
             metrics_table=table(["Measure", "Portfolio", "Benchmark"], [["error", cell.error, ""]]),
-            charts={k: "" for k in ("nav", "drawdown", "stacked", "heatmap", "by_asset", "by_regime")},
+            charts={
+                k: "" for k in ("nav", "drawdown", "stacked", "heatmap", "by_asset", "by_regime")
+            },
             regime_table=table(["Regime"], []),
             regime_note="",
         )
@@ -170,8 +196,7 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
         charts=_charts(result, cell),
         regime_table=table(
             ["Regime", "Days", "Share"],
-            [[str(k), fmt_int(r["days"]), fmt_pct(r["share"])]
-             for k, r in distribution.iterrows()],
+            [[str(k), fmt_int(r["days"]), fmt_pct(r["share"])] for k, r in distribution.iterrows()],
         ),
         regime_note="Regimes of the benchmark, each dated by the close whose data it uses "
         "(trend up, trend down, compression, breaking volatility, choppy); see "

@@ -12,7 +12,6 @@ cell travel in ``CellResult.tables``.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,17 +25,27 @@ from poc.allocation.inputs import allocation_inputs, allocation_sectors
 from poc.allocation.runner import AllocationConfig, run_allocation
 from poc.catalog import Snapshot
 from poc.exceptions import ConfigError
+from poc.experiment import GridCells
 from poc.metrics import drawdown_series
 from poc.suite import CellResult, ProgressFn, cell_name, run_cells
 
 CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(AllocationConfig)}
-TOP_LEVEL_KEYS = {"name", "description", "snapshot", "start", "end", "n_jobs", "backend", "grid",
-                  "headline"}
+TOP_LEVEL_KEYS = {
+    "name",
+    "description",
+    "snapshot",
+    "start",
+    "end",
+    "n_jobs",
+    "backend",
+    "grid",
+    "headline",
+}
 DEFAULT_GRID: dict[str, list[Any]] = {"model": ["ema", "regime", "hrp"]}
 
 
 @dataclass(frozen=True)
-class AllocationSpec:
+class AllocationSpec(GridCells):
     """A validated allocation experiment: grid over AllocationConfig fields."""
 
     name: str
@@ -49,15 +58,6 @@ class AllocationSpec:
     grid: dict[str, list[Any]] = field(default_factory=lambda: dict(DEFAULT_GRID))
     headline: dict[str, Any] = field(default_factory=dict)
     source_path: str | None = None
-
-    def cells(self) -> list[dict[str, Any]]:
-        axes = list(self.grid)
-        return [dict(zip(axes, values)) for values in itertools.product(*self.grid.values())]
-
-    def headline_cell(self) -> dict[str, Any]:
-        cell = {axis: values[0] for axis, values in self.grid.items()}
-        cell.update(self.headline)
-        return cell
 
 
 def _typed(axis: str, value: Any) -> Any:
@@ -92,7 +92,9 @@ def _parse_grid(raw: Any) -> dict[str, list[Any]]:
     return grid
 
 
-def allocation_spec_from_dict(raw: dict[str, Any], source_path: str | None = None) -> AllocationSpec:
+def allocation_spec_from_dict(
+    raw: dict[str, Any], source_path: str | None = None
+) -> AllocationSpec:
     """Validate an allocation spec mapping; unknown keys and axes are named."""
     if not isinstance(raw, dict):
         raise ConfigError(f"an allocation spec must be a mapping, got {type(raw).__name__}")
@@ -138,12 +140,20 @@ def load_allocation_spec(path: str | Path) -> AllocationSpec:
     return allocation_spec_from_dict(raw, source_path=str(path))
 
 
-def apply_allocation_overrides(spec: AllocationSpec, overrides: dict[str, str | None]) -> AllocationSpec:
+def apply_allocation_overrides(
+    spec: AllocationSpec, overrides: dict[str, str | None]
+) -> AllocationSpec:
     """Command-line overrides (comma-separated grid values; empty keeps the spec's)."""
     raw = {
-        "name": spec.name, "snapshot": spec.snapshot, "description": spec.description,
-        "start": spec.start, "end": spec.end, "n_jobs": spec.n_jobs, "backend": spec.backend,
-        "grid": dict(spec.grid), "headline": dict(spec.headline),
+        "name": spec.name,
+        "snapshot": spec.snapshot,
+        "description": spec.description,
+        "start": spec.start,
+        "end": spec.end,
+        "n_jobs": spec.n_jobs,
+        "backend": spec.backend,
+        "grid": dict(spec.grid),
+        "headline": dict(spec.headline),
     }
     for key, value in overrides.items():
         if value is None or str(value).strip() == "":
@@ -226,13 +236,23 @@ def run_allocation_cell(
             "weights": result.weights,
         }
         return CellResult(
-            name=name, kind="cell", params=params, status="FINISHED", metrics=metrics,
-            daily=daily, tables=tables, seconds=time.perf_counter() - started,
+            name=name,
+            kind="cell",
+            params=params,
+            status="FINISHED",
+            metrics=metrics,
+            daily=daily,
+            tables=tables,
+            seconds=time.perf_counter() - started,
         )
-    except Exception as exc:  # noqa: BLE001 - a failed cell is recorded, the suite goes on
+    except Exception as exc:
         return CellResult(
-            name=name, kind="cell", params=params, status="FAILED",
-            error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - started,
+            name=name,
+            kind="cell",
+            params=params,
+            status="FAILED",
+            error=f"{type(exc).__name__}: {exc}",
+            seconds=time.perf_counter() - started,
         )
 
 

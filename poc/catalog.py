@@ -254,7 +254,9 @@ def _read_manifest(store: Path, snapshot_id: str) -> tuple[Path, dict[str, Any]]
     try:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError as exc:
-        raise SnapshotIntegrityError(snapshot_id, [f"manifest.json is not valid JSON: {exc}"])
+        raise SnapshotIntegrityError(
+            snapshot_id, [f"manifest.json is not valid JSON: {exc}"]
+        ) from exc
     return path, manifest
 
 
@@ -279,9 +281,7 @@ def verify_snapshot(store: Path, snapshot_id: str) -> list[str]:
             problems.append(
                 f"{name}: sha256 {actual[:12]}... differs from manifest {meta['sha256'][:12]}..."
             )
-    on_disk = {
-        p.relative_to(path).as_posix() for p in path.rglob("*.parquet") if p.is_file()
-    }
+    on_disk = {p.relative_to(path).as_posix() for p in path.rglob("*.parquet") if p.is_file()}
     for extra in sorted(on_disk - set(recorded)):
         problems.append(f"{extra}: not listed in the manifest")
     expected_digest = combined_digest({k: v["sha256"] for k, v in recorded.items()})

@@ -14,13 +14,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 PALETTE = [
-    "#1f4e79", "#c0504d", "#4f8f3a", "#8064a2", "#d08b1c", "#2aa1b3", "#7f7f7f",
-    "#b5651d", "#3b7dd8", "#a83279", "#5c9e6f", "#e0a400",
+    "#1f4e79",
+    "#c0504d",
+    "#4f8f3a",
+    "#8064a2",
+    "#d08b1c",
+    "#2aa1b3",
+    "#7f7f7f",
+    "#b5651d",
+    "#3b7dd8",
+    "#a83279",
+    "#5c9e6f",
+    "#e0a400",
 ]
 _STYLE = {
     "svg.fonttype": "none",
@@ -106,7 +116,12 @@ def area_chart(series: pd.Series, title: str, color: str = "#c0504d", size=(8.0,
 
 
 def bar_chart(
-    labels, values, title: str, ylabel: str = "", percent: bool = False, size=(5.0, 3.0),
+    labels,
+    values,
+    title: str,
+    ylabel: str = "",
+    percent: bool = False,
+    size=(5.0, 3.0),
     horizontal: bool = False,
 ) -> str:
     """Bars coloured by sign."""
@@ -124,8 +139,12 @@ def bar_chart(
         else:
             ax.bar(positions, np.nan_to_num(values), color=colors)
             long_labels = max((len(x) for x in labels), default=0) * len(labels) > 50
-            ax.set_xticks(positions, labels, rotation=30 if long_labels else 0,
-                          ha="right" if long_labels else "center")
+            ax.set_xticks(
+                positions,
+                labels,
+                rotation=30 if long_labels else 0,
+                ha="right" if long_labels else "center",
+            )
             ax.axhline(0, color="#333", lw=0.6)
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
         ax.set_ylabel(ylabel)

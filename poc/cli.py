@@ -162,8 +162,22 @@ def _cmd_signal_validate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------
 
 _OVERRIDES = (
-    "signal", "snapshot", "signal_name", "lags", "residualize", "weight", "fractile",
-    "tc_model", "tc_bps", "rebalance", "mincos", "start", "end", "n_jobs", "baselines", "backend",
+    "signal",
+    "snapshot",
+    "signal_name",
+    "lags",
+    "residualize",
+    "weight",
+    "fractile",
+    "tc_model",
+    "tc_bps",
+    "rebalance",
+    "mincos",
+    "start",
+    "end",
+    "n_jobs",
+    "baselines",
+    "backend",
 )
 
 
@@ -179,7 +193,10 @@ def _git_commit() -> str | None:
     commit = out.stdout.strip()
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True, text=True, check=False, timeout=5,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=5,
     ).stdout.strip()
     return commit + ("+dirty" if dirty else "")
 
@@ -224,7 +241,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"  note: {note}")
     print(f"done in {time.perf_counter() - started:.1f}s")
-    print(f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100")
+    print(
+        f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100"
+    )
     for reason in result.verdict.reasons:
         print(f"  - {reason}")
     print(f"parent run: {outcome.run_id}")
@@ -233,8 +252,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 _ALLOCATION_OVERRIDES = (
-    "model", "max_weight", "min_weight", "rebalance", "delay", "vol_threshold", "vol_scale",
-    "commission_bps", "slippage_bps", "snapshot", "start", "end", "n_jobs",
+    "model",
+    "max_weight",
+    "min_weight",
+    "rebalance",
+    "delay",
+    "vol_threshold",
+    "vol_scale",
+    "commission_bps",
+    "slippage_bps",
+    "snapshot",
+    "start",
+    "end",
+    "n_jobs",
 )
 
 
@@ -435,10 +465,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         label = "overall" if row["slice"] == "overall" else str(row["label"])
         if row["slice"] == "cap":
             label = f"cap:{label}"
-        print(
-            f"  {label:<8}"
-            + " ".join(fmt.format(row[key]) for key, (_, fmt) in columns.items())
-        )
+        print(f"  {label:<8}" + " ".join(fmt.format(row[key]) for key, (_, fmt) in columns.items()))
     print()
     print("  decile  mean ret (bps)  hit rate      count")
     for _, row in result.fractile.iterrows():
@@ -515,7 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="run an experiment suite and log it to MLflow (MLproject entry point `main`)"
     )
-    run.add_argument("--experiment", default="experiments/default.yaml", help="experiment spec YAML")
+    run.add_argument(
+        "--experiment", default="experiments/default.yaml", help="experiment spec YAML"
+    )
     run.add_argument("--signal", default=None, help="signal file or builtin:NAME")
     run.add_argument("--signal-name", dest="signal_name", default=None, help="display name")
     run.add_argument("--snapshot", default=None, help="snapshot id")
@@ -529,7 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mincos", default=None, help="minimum names per leg")
     run.add_argument("--start", default=None, help="first signal date (YYYY-MM-DD)")
     run.add_argument("--end", default=None, help="last signal date (YYYY-MM-DD)")
-    run.add_argument("--n-jobs", dest="n_jobs", default=None, help="parallel workers (-1: all cores)")
+    run.add_argument(
+        "--n-jobs", dest="n_jobs", default=None, help="parallel workers (-1: all cores)"
+    )
     run.add_argument("--baselines", default=None, help="true or false")
     run.add_argument("--backend", default=None, help="joblib backend (loky, threading, dask...)")
     _add_store(run)
@@ -540,9 +571,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     alloc.add_argument("--experiment", default="experiments/allocation.yaml")
     for key in _ALLOCATION_OVERRIDES:
-        alloc.add_argument(f"--{key.replace('_', '-')}", dest=key, default=None,
-                           help="comma-separated grid values" if key not in
-                           ("snapshot", "start", "end", "n_jobs") else None)
+        alloc.add_argument(
+            f"--{key.replace('_', '-')}",
+            dest=key,
+            default=None,
+            help="comma-separated grid values"
+            if key not in ("snapshot", "start", "end", "n_jobs")
+            else None,
+        )
     _add_store(alloc)
     alloc.set_defaults(func=_cmd_allocate)
 
@@ -560,7 +596,9 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--weight", choices=["equal", "signal"], default="equal")
     bt.add_argument("--fractile", default="10,90", help="low,high percentiles (default 10,90)")
     bt.add_argument(
-        "--mincos", type=int, default=None,
+        "--mincos",
+        type=int,
+        default=None,
         help="min names per leg (default 10, or fewer when the snapshot cannot fill 10)",
     )
     bt.add_argument("--tc-model", choices=["none", "naive", "spread"], default=None)

@@ -253,7 +253,7 @@ def validate_signal(
 
     if calendar is not None and len(calendar) and date_sig is not None and date_avail is not None:
         first, last = calendar[0], calendar[-1]
-        outside = ((date_sig.to_numpy() < first) | (date_avail.to_numpy() > last))
+        outside = (date_sig.to_numpy() < first) | (date_avail.to_numpy() > last)
         if outside.any():
             problems.append(
                 (

@@ -30,7 +30,7 @@ def forward_returns(returns: np.ndarray, horizon: int, lag: int = 0) -> np.ndarr
     t = returns.shape[0]
     logs = np.log1p(np.where(np.isfinite(returns), returns, 0.0))
     gaps = (~np.isfinite(returns)).astype(np.int64)
-    zero = np.zeros((1,) + returns.shape[1:])
+    zero = np.zeros((1, *returns.shape[1:]))
     clog = np.concatenate([zero, np.cumsum(logs, axis=0)])
     cgap = np.concatenate([zero.astype(np.int64), np.cumsum(gaps, axis=0)])
     out = np.full(returns.shape, np.nan)
@@ -55,7 +55,7 @@ def row_ranks(values: np.ndarray) -> np.ndarray:
     running max/min accumulations along the sorted rows, with no Python loop.
     """
     finite = np.isfinite(values)
-    rows, cols = values.shape
+    cols = values.shape[1]
     if cols == 0:
         return np.full(values.shape, np.nan)
     filled = np.where(finite, values, np.inf)
@@ -165,7 +165,8 @@ def ic_by_horizon(
 ) -> dict[int, ICStats]:
     """IC statistics of the signal against forward 1-, 5- and 21-day returns."""
     return {
-        h: ic_stats(cross_sectional_corr(signal, forward_returns(returns, h, lag))) for h in horizons
+        h: ic_stats(cross_sectional_corr(signal, forward_returns(returns, h, lag)))
+        for h in horizons
     }
 
 
@@ -233,7 +234,7 @@ def coverage(signal: np.ndarray, returns: np.ndarray) -> dict[str, float]:
 
 
 def mean_cross_sectional_corr(a: np.ndarray, b: np.ndarray) -> float:
-    """Average over days of the daily rank correlation of two dense panels (NaN if never defined)."""
+    """Mean over days of the daily rank correlation of two dense panels (NaN if never defined)."""
     daily = cross_sectional_corr(a, b)
     return float(np.nanmean(daily)) if np.isfinite(daily).any() else np.nan
 

@@ -57,8 +57,32 @@ TOP_LEVEL_KEYS = {
 }
 
 
+def expand_grid(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The Cartesian product of a grid as dicts of axis -> value, last axis varying fastest."""
+    axes = list(grid)
+    return [dict(zip(axes, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+class GridCells:
+    """Cells of a spec's ``grid`` and its pre-declared ``headline`` cell (shared by specs)."""
+
+    grid: dict[str, list[Any]]
+    headline: dict[str, Any]
+
+    def cells(self) -> list[dict[str, Any]]:
+        """Every grid cell as a dict of axis -> value, in a stable order."""
+        return expand_grid(self.grid)
+
+    def headline_cell(self) -> dict[str, Any]:
+        """The cell that is graded and highlighted: the first value of every axis unless
+        the spec's ``headline`` says otherwise (never the best cell of the grid)."""
+        cell = {axis: values[0] for axis, values in self.grid.items()}
+        cell.update(self.headline)
+        return cell
+
+
 @dataclass(frozen=True)
-class ExperimentSpec:
+class ExperimentSpec(GridCells):
     """A validated experiment spec.
 
     Attributes
@@ -89,17 +113,6 @@ class ExperimentSpec:
     grid: dict[str, list[Any]] = field(default_factory=lambda: dict(GRID_DEFAULTS))
     headline: dict[str, Any] = field(default_factory=dict)
     source_path: str | None = None
-
-    def cells(self) -> list[dict[str, Any]]:
-        """Every grid cell as a dict of axis -> value, in a stable order."""
-        axes = list(self.grid)
-        return [dict(zip(axes, values)) for values in itertools.product(*self.grid.values())]
-
-    def headline_cell(self) -> dict[str, Any]:
-        """The cell the verdict grades."""
-        cell = {axis: values[0] for axis, values in self.grid.items()}
-        cell.update(self.headline)
-        return cell
 
     @property
     def display_name(self) -> str:
@@ -157,11 +170,12 @@ def _parse_axis_value(axis: str, value: Any) -> Any:
 
 def _parse_axis(axis: str, values: Any) -> list[Any]:
     if axis not in GRID_DEFAULTS:
-        raise ConfigError(
-            f"grid: unknown axis {axis!r}; known axes are {sorted(GRID_DEFAULTS)}"
-        )
-    if axis == "fractile" and isinstance(values, list | tuple) and values and not isinstance(
-        values[0], list | tuple | str
+        raise ConfigError(f"grid: unknown axis {axis!r}; known axes are {sorted(GRID_DEFAULTS)}")
+    if (
+        axis == "fractile"
+        and isinstance(values, list | tuple)
+        and values
+        and not isinstance(values[0], list | tuple | str)
     ):
         values = [values]  # a single pair given without the outer list
     if not isinstance(values, list | tuple):
@@ -279,8 +293,9 @@ def apply_overrides(spec: ExperimentSpec, overrides: dict[str, str | None]) -> E
 def _axis_text(axis: str, values: list[Any]) -> str:
     if axis == "fractile":
         return ";".join(f"{lo:g},{hi:g}" for lo, hi in values)
-    return ",".join("none" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-                    for v in values)
+    return ",".join(
+        "none" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for v in values
+    )
 
 
 def reproduce_command(spec: ExperimentSpec, snapshot_id: str) -> str:

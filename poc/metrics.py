@@ -75,7 +75,7 @@ def downside_deviation(returns, target: float = 0.0, periods: int = PERIODS_PER_
 
 
 def sortino_ratio(returns, target: float = 0.0, periods: int = PERIODS_PER_YEAR) -> float:
-    """Annualized mean excess return over downside deviation. NaN when nothing falls below target."""
+    """Annualized mean excess return over downside deviation; NaN when nothing is below target."""
     r = _clean(returns)
     if r.size == 0:
         return np.nan
@@ -97,7 +97,7 @@ def drawdown_series(returns) -> np.ndarray:
 
 
 def max_drawdown(returns) -> float:
-    """Worst peak-to-trough loss of the compounded curve (starting wealth 1), <= 0. NaN when empty."""
+    """Worst peak-to-trough loss of the compounded curve (from wealth 1), <= 0; NaN when empty."""
     r = _clean(returns)
     if r.size == 0:
         return np.nan

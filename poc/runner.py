@@ -66,8 +66,10 @@ def daily_frame(result: SuiteResult) -> pd.DataFrame:
 def config_document(result: SuiteResult, command: str, git_commit: str | None) -> dict[str, Any]:
     """Everything needed to reproduce the run (``config.json``)."""
     spec = asdict(result.spec)
-    spec["grid"] = {k: [list(v) if isinstance(v, tuple) else v for v in vals]
-                    for k, vals in spec["grid"].items()}
+    spec["grid"] = {
+        k: [list(v) if isinstance(v, tuple) else v for v in vals]
+        for k, vals in spec["grid"].items()
+    }
     return {
         "spec": spec,
         "headline_cell": result.headline,
@@ -179,8 +181,12 @@ def log_suite(
             run,
             name=result.signal_name,
             preview=pd.DataFrame(
-                {"signal": [result.signal_source], "rows": [result.signal_rows],
-                 "first": [result.date_range[0]], "last": [result.date_range[1]]}
+                {
+                    "signal": [result.signal_source],
+                    "rows": [result.signal_rows],
+                    "first": [result.date_range[0]],
+                    "last": [result.date_range[1]],
+                }
             ),
             digest=result.signal_digest,
             source=result.signal_source,
@@ -192,7 +198,10 @@ def log_suite(
                 name=c.name if c.kind == "cell" else f"baseline:{c.name}",
                 params={**c.params, "kind": c.kind},
                 metrics=c.metrics,
-                tags={"kind": c.kind, "headline": str(c.kind == "cell" and c.name == result.headline)},
+                tags={
+                    "kind": c.kind,
+                    "headline": str(c.kind == "cell" and c.name == result.headline),
+                },
                 history=_cell_history(c),
                 error=c.error,
             )
@@ -298,9 +307,14 @@ def log_allocation_suite(
         )
         summary = pd.DataFrame(
             [
-                {"name": c.name, "status": c.status, "headline": c.name == result.headline,
-                 **{f"param_{k}": v for k, v in c.params.items()}, **c.metrics,
-                 "error": c.error or ""}
+                {
+                    "name": c.name,
+                    "status": c.status,
+                    "headline": c.name == result.headline,
+                    **{f"param_{k}": v for k, v in c.params.items()},
+                    **c.metrics,
+                    "error": c.error or "",
+                }
                 for c in result.cells
             ]
         )
@@ -315,9 +329,11 @@ def log_allocation_suite(
             "git_commit": git_commit,
             "command": command,
         }
-        _log_parent_artifacts(run, tearsheet.render("allocation.html.j2", context), summary,
-                              daily, config)
+        _log_parent_artifacts(
+            run, tearsheet.render("allocation.html.j2", context), summary, daily, config
+        )
         link = tracking.tearsheet_link(run.run_id)
     m = headline.metrics
-    return RunOutcome(run.run_id, run.experiment_id, None, None,
-                      float(m.get("sharpe", np.nan)), link, result)
+    return RunOutcome(
+        run.run_id, run.experiment_id, None, None, float(m.get("sharpe", np.nan)), link, result
+    )

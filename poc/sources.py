@@ -107,7 +107,7 @@ def rolling_beta(
 def momentum_12_1(close: np.ndarray, lookback: int = 252, skip: int = 21) -> np.ndarray:
     """``close[d - skip] / close[d - lookback] - 1``: the 12-1 month return known at ``d``."""
     out = np.full(close.shape, np.nan)
-    out[lookback:] = close[lookback - skip : -skip] / close[: -lookback] - 1.0
+    out[lookback:] = close[lookback - skip : -skip] / close[:-lookback] - 1.0
     return out
 
 
@@ -195,7 +195,8 @@ def bundled_sp500() -> SnapshotData:
         params={"dataset": "skfolio.datasets.load_sp500_dataset", "benchmark": "S&P 500 index"},
         absent=["openret", "mcap", "volume", "half_spread", "value", "size"],
         notes=[
-            "Real daily adjusted closes of 20 US large caps and the S&P 500 index (skfolio sample).",
+            "Real daily adjusted closes of 20 US large caps and the S&P 500 index "
+            "(skfolio sample).",
             "ret: close-to-close return from adjusted closes; the first date has no return.",
             "industry: the company's public GICS sector.",
             "beta: trailing 252-day OLS beta to the index (>=126 obs); volatility: trailing "
@@ -380,7 +381,8 @@ def synthetic_panel(
             f"{PLANTED_SHOCK_CORR}, i.e. a rank IC near 0.03 vs next-day returns at lag 0, "
             "halving with each lag.",
             "openret: open(t-1) -> open(t) return; 30% of each move happens overnight.",
-            "half_spread: a per-name, per-day half bid-ask spread as a fraction, wider for small caps.",
+            "half_spread: a per-name, per-day half bid-ask spread as a fraction, "
+            "wider for small caps.",
             "size: cross-sectional z-score of log market cap; value: AR(1) exposure; momentum "
             "and volatility computed from prices up to each date.",
         ],
@@ -408,7 +410,7 @@ def read_table(path: str | Path, allow_pickle: bool = False) -> pd.DataFrame:
                 f"{path.name} is a pickle; reading it would run code stored in the file. "
                 "Convert it to parquet or CSV, or pass --allow-pickle if you trust it"
             )
-        return pd.read_pickle(path)  # noqa: S301 - opted in by the user
+        return pd.read_pickle(path)
     raise SourceDataError(
         f"cannot read {path.name}: unknown file type {suffix!r}; use .csv or .parquet"
     )

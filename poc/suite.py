@@ -183,7 +183,7 @@ def run_cell(
             fractile=result.fractile,
             seconds=time.perf_counter() - started,
         )
-    except Exception as exc:  # noqa: BLE001 - a failed cell is recorded, the suite goes on
+    except Exception as exc:
         return CellResult(
             name=name,
             kind=kind,
@@ -216,7 +216,9 @@ def _sharpe_where(results: list[CellResult], base: dict, axis: str, value) -> fl
     return None
 
 
-def _years_and_caps(summary: pd.DataFrame | None) -> tuple[int | None, int | None, float | None, float | None]:
+def _years_and_caps(
+    summary: pd.DataFrame | None,
+) -> tuple[int | None, int | None, float | None, float | None]:
     if summary is None:
         return None, None, None, None
     years = summary[summary["slice"] == "year"]
@@ -233,7 +235,9 @@ def verdict_inputs(
 ) -> VerdictInputs:
     """What the verdict needs, read off the suite's results."""
     positive, total, large, small = _years_and_caps(headline.summary)
-    baseline_corrs = [abs(v) for v in evaluation_["baseline_signal_corr"].values() if np.isfinite(v)]
+    baseline_corrs = [
+        abs(v) for v in evaluation_["baseline_signal_corr"].values() if np.isfinite(v)
+    ]
     factor_corrs = [abs(v) for v in evaluation_["exposures"].values() if np.isfinite(v)]
     sharpe = headline.metrics.get("sharpe") if headline.ok else None
     return VerdictInputs(
@@ -259,10 +263,12 @@ def evaluate_signal(
     headline: CellResult,
     baseline_results: list[CellResult],
 ) -> dict[str, Any]:
-    """Rank IC by horizon and lag, quintile spread, coverage, exposures and baseline correlations."""
+    """Rank IC by horizon and lag, quintile spread, coverage, exposures, baseline correlations."""
     returns = panel.ret
     headline_net = (
-        headline.daily.set_index("date")["net"] if headline.ok and headline.daily is not None else None
+        headline.daily.set_index("date")["net"]
+        if headline.ok and headline.daily is not None
+        else None
     )
     pnl_corr = {}
     for b in baseline_results:
@@ -278,7 +284,8 @@ def evaluate_signal(
         "coverage": evaluation.coverage(signal, returns),
         "exposures": evaluation.exposure_correlations(signal, panel.styles),
         "baseline_signal_corr": {
-            name: evaluation.mean_cross_sectional_corr(signal, b) for name, b in baseline_signals.items()
+            name: evaluation.mean_cross_sectional_corr(signal, b)
+            for name, b in baseline_signals.items()
         },
         "baseline_pnl_corr": pnl_corr,
         "lag": lag,
@@ -342,7 +349,9 @@ def run_suite(
     started = time.perf_counter()
     notes: list[str] = []
     panel = load_panel(snapshot)
-    raw = _restrict_dates(load_signal_table(snapshot, spec.signal, allow_pickle), spec.start, spec.end)
+    raw = _restrict_dates(
+        load_signal_table(snapshot, spec.signal, allow_pickle), spec.start, spec.end
+    )
     clean = check_signal(raw, panel.dates, panel.security_ids)
     signal = dense_signal(panel, clean)
 
@@ -360,7 +369,7 @@ def run_suite(
                 continue
             try:
                 table = _restrict_dates(load_builtin(snapshot, name), spec.start, spec.end)
-            except Exception as exc:  # noqa: BLE001 - e.g. no value exposure in the snapshot
+            except Exception as exc:
                 notes.append(f"baseline {name} skipped: {exc}")
                 continue
             baseline_signals[name] = dense_signal(panel, check_signal(table, panel.dates))
@@ -377,7 +386,11 @@ def run_suite(
         if not r.ok:
             notes.append(f"{r.kind} {r.name!r} FAILED: {r.error}")
     evaluation_ = evaluate_signal(
-        panel, signal, int(base["lag"]), baseline_signals, headline,
+        panel,
+        signal,
+        int(base["lag"]),
+        baseline_signals,
+        headline,
         [r for r in results if r.kind == "baseline"],
     )
     verdict = compute_verdict(verdict_inputs(results, headline, base, evaluation_))
@@ -405,5 +418,7 @@ def check_backend(name: str) -> str:
     from joblib.parallel import BACKENDS
 
     if name not in BACKENDS:
-        raise ConfigError(f"backend {name!r} is not a joblib backend; available: {sorted(BACKENDS)}")
+        raise ConfigError(
+            f"backend {name!r} is not a joblib backend; available: {sorted(BACKENDS)}"
+        )
     return name

@@ -78,7 +78,7 @@ def fmt_pct(x, digits: int = 1) -> str:
 
 
 def fmt_int(x) -> str:
-    return "–" if _bad(x) else f"{int(round(float(x))):,}"
+    return "–" if _bad(x) else f"{round(float(x)):,}"
 
 
 def table(
@@ -91,7 +91,9 @@ def table(
     css = list(css) if css is not None else [None] * len(rows)
     return {
         "columns": list(columns),
-        "rows": [{"cells": [str(c) for c in row], "css": k} for row, k in zip(rows, css)],
+        "rows": [
+            {"cells": [str(c) for c in row], "css": k} for row, k in zip(rows, css, strict=True)
+        ],
         "text_columns": list(text_columns),
     }
 
@@ -100,7 +102,7 @@ def frame_table(frame: pd.DataFrame, formats: dict[str, Any], index_name: str | 
     """A DataFrame as a table, formatting each column with ``formats[col]`` (default fmt_num)."""
     columns = ([index_name] if index_name else []) + list(frame.columns)
     rows = []
-    for idx, rec in zip(frame.index, frame.to_dict("records")):
+    for idx, rec in zip(frame.index, frame.to_dict("records"), strict=True):
         cells = [str(idx)] if index_name else []
         cells += [formats.get(col, fmt_num)(rec[col]) for col in frame.columns]
         rows.append(cells)
@@ -155,8 +157,17 @@ def _score_section(verdict) -> tuple[dict, str | None]:
 
 def _suite_table(result) -> dict:
     axes = [a for a, v in result.spec.grid.items() if len(v) > 1] or ["lag"]
-    columns = ["Cell", *axes, "Sharpe", "Gross Sharpe", "Ann. return", "Ann. vol", "Max DD",
-               "Turnover", "Status"]
+    columns = [
+        "Cell",
+        *axes,
+        "Sharpe",
+        "Gross Sharpe",
+        "Ann. return",
+        "Ann. vol",
+        "Max DD",
+        "Turnover",
+        "Status",
+    ]
     rows, css = [], []
     for c in result.cells:
         m = c.metrics
@@ -174,7 +185,11 @@ def _suite_table(result) -> dict:
                 c.status if c.ok else f"FAILED: {c.error}",
             ]
         )
-        css.append("failed" if not c.ok else ("headline" if c.name == result.headline and c.kind == "cell" else None))
+        css.append(
+            "failed"
+            if not c.ok
+            else ("headline" if c.name == result.headline and c.kind == "cell" else None)
+        )
     return table(columns, rows, css, ["Status"])
 
 
@@ -234,7 +249,9 @@ def _ic_tables(ev) -> tuple[dict, dict, str]:
         )
         if not s.reliable:
             unreliable.append(str(h))
-    horizon = table(["Horizon", "IC mean", "IC std", "IR", "t-stat", "Windows", "Positive days"], rows)
+    horizon = table(
+        ["Horizon", "IC mean", "IC std", "IR", "t-stat", "Windows", "Positive days"], rows
+    )
     decay = table(
         ["Lag", "IC (1 day)"],
         [[str(lag), fmt_num(v, 4)] for lag, v in ev["ic_decay"].items()],
@@ -261,7 +278,8 @@ def _charts(result) -> dict[str, str]:
     headline = result.cell(result.headline)
     out = {
         "cumulative": charts.line_chart(
-            curves, "Cumulative net return (sum of daily returns), every cell and baseline",
+            curves,
+            "Cumulative net return (sum of daily returns), every cell and baseline",
             percent=True,
             highlight=result.headline,
         )

@@ -46,7 +46,9 @@ class ParentRun:
 
 
 @contextmanager
-def parent_run(experiment_name: str, run_name: str, attach_run_id: str | None = None) -> Iterator[ParentRun]:
+def parent_run(
+    experiment_name: str, run_name: str, attach_run_id: str | None = None
+) -> Iterator[ParentRun]:
     """Open the suite's parent run; mark it FAILED if the body raises.
 
     Parameters
@@ -76,7 +78,9 @@ def _metrics(values: Mapping[str, float], step: int = 0, timestamp: int = 0) -> 
     # NaN metrics are skipped rather than logged: MLflow's UI sorts and plots them badly,
     # and "not measured" is better said by absence (the tear sheet says why).
     return [
-        Metric(key, float(value), timestamp, step) for key, value in values.items() if _finite(value)
+        Metric(key, float(value), timestamp, step)
+        for key, value in values.items()
+        if _finite(value)
     ]
 
 
@@ -143,7 +147,7 @@ def log_child(
             stamps = pd.DatetimeIndex(history.index).as_unit("ms").asi8.tolist()
             points = [
                 Metric(history_key, float(v), int(ts), int(step))
-                for step, (v, ts) in enumerate(zip(values, stamps))
+                for step, (v, ts) in enumerate(zip(values, stamps, strict=True))
                 if math.isfinite(v)
             ]
             for start in range(0, len(points), _BATCH):

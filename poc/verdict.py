@@ -171,7 +171,9 @@ def _components(x: VerdictInputs) -> list[Component]:
         "cap_consistency",
         _known(x.large_cap_sharpe) and _known(x.small_cap_sharpe),
         lambda: _ratio_score(x.large_cap_sharpe, x.small_cap_sharpe),
-        lambda: f"Sharpe large caps / small caps = {x.large_cap_sharpe:.2f} / {x.small_cap_sharpe:.2f}",
+        lambda: (
+            f"Sharpe large caps / small caps = {x.large_cap_sharpe:.2f} / {x.small_cap_sharpe:.2f}"
+        ),
         "left out: the snapshot has no market caps",
     )
     add(
@@ -242,7 +244,9 @@ def compute_verdict(inputs: VerdictInputs) -> Verdict:
         if lag0 <= 0:
             concerns.append(f"no edge at lag 0 to test for delay (Sharpe {lag0:.2f})")
         elif lag2 <= 0:
-            critical.append(f"the edge vanishes with 2 days of delay (Sharpe {lag0:.2f} -> {lag2:.2f})")
+            critical.append(
+                f"the edge vanishes with 2 days of delay (Sharpe {lag0:.2f} -> {lag2:.2f})"
+            )
         elif lag2 / lag0 >= LAG_RATIO_OK:
             passed.append(f"survives delay: Sharpe lag 2 / lag 0 = {lag2 / lag0:.2f}")
         else:
@@ -254,7 +258,8 @@ def compute_verdict(inputs: VerdictInputs) -> Verdict:
             concerns.append(f"no raw edge to test for industry neutrality (Sharpe {raw:.2f})")
         elif neutral <= 0:
             critical.append(
-                f"the edge is all industry bets: Sharpe {raw:.2f} raw, {neutral:.2f} industry-neutral"
+                f"the edge is all industry bets: Sharpe {raw:.2f} raw, "
+                f"{neutral:.2f} industry-neutral"
             )
         elif neutral / raw >= RESID_RATIO_OK:
             passed.append(f"survives industry residualization: ratio {neutral / raw:.2f}")
@@ -301,7 +306,5 @@ def compute_verdict(inputs: VerdictInputs) -> Verdict:
     left_out = [c for c in components if not c.used]
     reasons = critical + concerns + passed
     if left_out:
-        reasons.append(
-            "score renormalized without: " + ", ".join(c.name for c in left_out)
-        )
+        reasons.append("score renormalized without: " + ", ".join(c.name for c in left_out))
     return Verdict(color, grade_of(score), score, reasons, components)

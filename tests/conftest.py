@@ -14,8 +14,8 @@ import pytest
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from poc.catalog import create_snapshot, ensure_default_snapshot  # noqa: E402
-from poc.sources import synthetic_panel  # noqa: E402
+from poc.catalog import create_snapshot, ensure_default_snapshot
+from poc.sources import synthetic_panel
 
 
 @pytest.fixture(scope="session")

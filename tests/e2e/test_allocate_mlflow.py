@@ -30,10 +30,31 @@ def test_allocate_entry_point_logs_cells_with_capped_histories(bundled_store, tm
         "MLFLOW_TRACKING_URI": uri,
     }
     proc = subprocess.run(
-        [str(Path(bin_dir) / "mlflow"), "run", str(ROOT), "-e", "allocate", "--env-manager",
-         "local", "--experiment-name", "alloc-e2e", "-P", "model=regime,ema",
-         "-P", "max_weight=0.25", "-P", "commission_bps=5,10", "-P", "n_jobs=1"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            str(Path(bin_dir) / "mlflow"),
+            "run",
+            str(ROOT),
+            "-e",
+            "allocate",
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "alloc-e2e",
+            "-P",
+            "model=regime,ema",
+            "-P",
+            "max_weight=0.25",
+            "-P",
+            "commission_bps=5,10",
+            "-P",
+            "n_jobs=1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
@@ -45,7 +66,15 @@ def test_allocate_entry_point_logs_cells_with_capped_histories(bundled_store, tm
         a.path for a in client.list_artifacts(run_id)
     }
     html = Path(client.download_artifacts(run_id, "tearsheet.html", str(tmp_path))).read_text()
-    for section in ("header", "headline", "metrics", "suite", "allocation", "attribution", "regimes"):
+    for section in (
+        "header",
+        "headline",
+        "metrics",
+        "suite",
+        "allocation",
+        "attribution",
+        "regimes",
+    ):
         assert f'id="{section}"' in html, section
     assert html.count("<svg") >= 6
 
@@ -89,7 +118,7 @@ def test_allocation_spec_errors_name_the_key():
         allocation_spec_from_dict({"grid": {"maxweight": [0.4]}})
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['modle'\]"):
         allocation_spec_from_dict({"modle": "ema"})
-    with pytest.raises(ConfigError, match="grid.delay: cannot read"):
+    with pytest.raises(ConfigError, match=r"grid\.delay: cannot read"):
         allocation_spec_from_dict({"grid": {"delay": [0.5]}})
     with pytest.raises(ConfigError, match="max_weight"):
         allocation_spec_from_dict({"grid": {"model": ["ema"], "max_weight": [0.1]}})

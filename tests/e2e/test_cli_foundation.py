@@ -20,8 +20,23 @@ def store(tmp_path, monkeypatch):
 
 
 def test_create_list_show_verify_and_tamper(store, capsys):
-    assert main(["snapshot", "create", "--source", "synthetic", "--securities", "30",
-                 "--days", "60", "--seed", "2"]) == 0
+    assert (
+        main(
+            [
+                "snapshot",
+                "create",
+                "--source",
+                "synthetic",
+                "--securities",
+                "30",
+                "--days",
+                "60",
+                "--seed",
+                "2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "created" in out and "synthetic-30x60-s2" in out
     assert main(["snapshot", "list"]) == 0
@@ -38,8 +53,23 @@ def test_create_list_show_verify_and_tamper(store, capsys):
     assert "returns.parquet: sha256" in capsys.readouterr().err
 
     # An id is never reused.
-    assert main(["snapshot", "create", "--source", "synthetic", "--securities", "30",
-                 "--days", "60", "--seed", "2"]) == 1
+    assert (
+        main(
+            [
+                "snapshot",
+                "create",
+                "--source",
+                "synthetic",
+                "--securities",
+                "30",
+                "--days",
+                "60",
+                "--seed",
+                "2",
+            ]
+        )
+        == 1
+    )
     assert "already exists" in capsys.readouterr().err
 
 
@@ -50,8 +80,22 @@ def test_files_source_needs_id(store, capsys):
 
 @pytest.fixture
 def syn_store(store, capsys):
-    main(["snapshot", "create", "--source", "synthetic", "--securities", "20", "--days", "40",
-          "--seed", "1", "--id", "tiny"])
+    main(
+        [
+            "snapshot",
+            "create",
+            "--source",
+            "synthetic",
+            "--securities",
+            "20",
+            "--days",
+            "40",
+            "--seed",
+            "1",
+            "--id",
+            "tiny",
+        ]
+    )
     capsys.readouterr()
     return store
 
@@ -94,8 +138,17 @@ def _defect(kind):
 
 @pytest.mark.parametrize(
     "kind",
-    ["missing_columns", "unparseable_dates", "non_numeric", "infinite", "nan_budget",
-     "duplicates", "lookahead", "unknown_securities", "outside_calendar"],
+    [
+        "missing_columns",
+        "unparseable_dates",
+        "non_numeric",
+        "infinite",
+        "nan_budget",
+        "duplicates",
+        "lookahead",
+        "unknown_securities",
+        "outside_calendar",
+    ],
 )
 def test_validate_names_each_defect(syn_store, tmp_path, capsys, kind):
     path = tmp_path / "sig.csv"

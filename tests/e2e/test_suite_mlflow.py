@@ -1,4 +1,4 @@
-"""The product end to end: `mlflow run .` on a small synthetic snapshot, checked through MlflowClient.
+"""The product end to end: `mlflow run .` on a small synthetic snapshot, via MlflowClient.
 
 Also: the planted signal beats noise, user text is escaped in the tear sheet, and a
 failing cell becomes a FAILED child while the suite still reports.
@@ -24,8 +24,18 @@ from poc.suite import run_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = "synthetic-150x400-s3"
-SECTIONS = ("header", "verdict", "score", "headline", "suite", "robustness", "baselines",
-            "exposures", "coverage", "ic")
+SECTIONS = (
+    "header",
+    "verdict",
+    "score",
+    "headline",
+    "suite",
+    "robustness",
+    "baselines",
+    "exposures",
+    "coverage",
+    "ic",
+)
 RANK = {"red": 0, "yellow": 1, "green": 2}
 
 pytestmark = pytest.mark.slow
@@ -52,8 +62,13 @@ def _spec(**overrides):
         "snapshot": SNAPSHOT,
         "signal": "builtin:planted",
         "baselines": True,
-        "grid": {"lag": [0, 1, 2], "residualize": ["off", "industry"], "fractile": [[10, 90]],
-                 "mincos": [5], "tc_bps": [0]},
+        "grid": {
+            "lag": [0, 1, 2],
+            "residualize": ["off", "industry"],
+            "fractile": [[10, 90]],
+            "mincos": [5],
+            "tc_bps": [0],
+        },
     }
     raw.update(overrides)
     return spec_from_dict(raw)
@@ -70,10 +85,27 @@ def test_mlflow_run_logs_parent_children_and_tearsheet(env):
     bin_dir = str(Path(sys.executable).parent)
     run_env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     proc = subprocess.run(
-        [str(Path(bin_dir) / "mlflow"), "run", str(ROOT), "--env-manager", "local",
-         "--experiment-name", "e2e-mlflow-run",
-         "-P", f"experiment={spec_path}", "-P", "lags=0,2", "-P", "residualize=off,industry"],
-        cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            str(Path(bin_dir) / "mlflow"),
+            "run",
+            str(ROOT),
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "e2e-mlflow-run",
+            "-P",
+            f"experiment={spec_path}",
+            "-P",
+            "lags=0,2",
+            "-P",
+            "residualize=off,industry",
+        ],
+        cwd=ROOT,
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
@@ -137,8 +169,11 @@ def test_planted_signal_beats_noise(env):
 
 def test_user_text_is_escaped_in_tearsheet(env, tmp_path):
     snapshot = ensure_snapshot(env["store"], SNAPSHOT)
-    spec = _spec(signal_name="<script>alert(1)</script>", baselines=False,
-                 grid={"lag": [0], "residualize": ["off"], "fractile": [[10, 90]], "mincos": [5]})
+    spec = _spec(
+        signal_name="<script>alert(1)</script>",
+        baselines=False,
+        grid={"lag": [0], "residualize": ["off"], "fractile": [[10, 90]], "mincos": [5]},
+    )
     outcome = run_experiment(spec, snapshot, command="poc run <x>")
     html = Path(outcome.link).read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -156,13 +191,26 @@ def test_failed_cell_is_recorded_and_suite_finishes(env):
     from poc.sources import synthetic_panel
 
     data = synthetic_panel(60, 200, seed=9)
-    no_open = data.__class__(**{**data.__dict__, "returns": data.returns.drop(columns=["openret"]),
-                                "absent": [*data.absent, "openret"]})
+    no_open = data.__class__(
+        **{
+            **data.__dict__,
+            "returns": data.returns.drop(columns=["openret"]),
+            "absent": [*data.absent, "openret"],
+        }
+    )
     if "no-open" not in [p.name for p in store.iterdir()]:
         create_snapshot(no_open, store, "no-open")
     snap = open_snapshot(store, "no-open")
-    spec = _spec(snapshot="no-open", grid={"lag": [0], "residualize": ["off"], "from_open": [False, True],
-                                           "fractile": [[10, 90]], "mincos": [3]})
+    spec = _spec(
+        snapshot="no-open",
+        grid={
+            "lag": [0],
+            "residualize": ["off"],
+            "from_open": [False, True],
+            "fractile": [[10, 90]],
+            "mincos": [3],
+        },
+    )
     outcome = run_experiment(spec, snap, command="test")
     client = MlflowClient(env["uri"])
     children = client.search_runs(

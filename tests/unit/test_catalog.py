@@ -67,7 +67,7 @@ def test_same_seed_gives_same_digest(tmp_path, small_data):
 
 def test_ids_are_immutable(tmp_path, small_data):
     create_snapshot(small_data, tmp_path, "s1")
-    with pytest.raises(SnapshotExistsError, match="already exists.*s1-v2"):
+    with pytest.raises(SnapshotExistsError, match=r"already exists.*s1-v2"):
         create_snapshot(small_data, tmp_path, "s1")
 
 

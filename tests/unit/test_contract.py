@@ -38,7 +38,9 @@ def test_valid_signal_passes():
 
 
 def test_missing_columns():
-    msg = _only(validate_signal(_signal().drop(columns=["date_avail"]), CAL, IDS), "missing_columns")
+    msg = _only(
+        validate_signal(_signal().drop(columns=["date_avail"]), CAL, IDS), "missing_columns"
+    )
     assert "['date_avail']" in msg and "security_id" in msg
 
 

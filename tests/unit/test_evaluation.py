@@ -82,8 +82,12 @@ def test_coverage():
     sig = np.array([[1.0, np.nan, 2.0], [np.nan, np.nan, np.nan], [1.0, 2.0, np.nan]])
     ret = np.ones_like(sig)
     cov = coverage(sig, ret)
-    assert cov == {"avg_names": 2.0, "universe_share": pytest.approx(2 / 3), "unique_securities": 3.0,
-                   "days": 2.0}
+    assert cov == {
+        "avg_names": 2.0,
+        "universe_share": pytest.approx(2 / 3),
+        "unique_securities": 3.0,
+        "days": 2.0,
+    }
 
 
 def test_pnl_correlation():

@@ -66,7 +66,14 @@ def test_exposures_have_no_lookahead(rng, func):
 
 def test_bundled_exposures(bundled_snapshot):
     risk = bundled_snapshot.read("risk")
-    assert set(risk.columns) == {"security_id", "date", "industry", "beta", "volatility", "momentum"}
+    assert set(risk.columns) == {
+        "security_id",
+        "date",
+        "industry",
+        "beta",
+        "volatility",
+        "momentum",
+    }
     sectors = bundled_snapshot.read("securities").set_index("ticker")["sector"]
     assert sectors["AAPL"] == "Information Technology"
     assert sectors["XOM"] == "Energy"
@@ -109,7 +116,11 @@ def test_synthetic_too_small_is_refused():
 def test_from_files_roundtrip(tmp_path):
     dates = pd.bdate_range("2020-01-01", periods=5)
     ret = pd.DataFrame(
-        {"security_id": [1, 2] * 5, "date": np.repeat(dates, 2), "ret": np.linspace(-0.01, 0.01, 10)}
+        {
+            "security_id": [1, 2] * 5,
+            "date": np.repeat(dates, 2),
+            "ret": np.linspace(-0.01, 0.01, 10),
+        }
     )
     ret.to_csv(tmp_path / "ret.csv", index=False)
     risk = ret[["security_id", "date"]].assign(industry=["A", "B"] * 5, size=1.0)
@@ -122,7 +133,9 @@ def test_from_files_roundtrip(tmp_path):
 
 def test_from_files_lists_expected_columns(tmp_path):
     pd.DataFrame({"id": [1], "day": ["2020-01-01"], "r": [0.1]}).to_csv(tmp_path / "x.csv")
-    with pytest.raises(SourceDataError, match=r"missing column\(s\) \['security_id', 'date', 'ret'\]"):
+    with pytest.raises(
+        SourceDataError, match=r"missing column\(s\) \['security_id', 'date', 'ret'\]"
+    ):
         from_files(tmp_path / "x.csv")
 
 
@@ -137,6 +150,6 @@ def test_from_files_duplicate_rows(tmp_path):
 def test_read_table_refuses_pickle(tmp_path):
     path = tmp_path / "x.pkl"
     pd.DataFrame({"a": [1]}).to_pickle(path)
-    with pytest.raises(SourceDataError, match="pickle.*--allow-pickle"):
+    with pytest.raises(SourceDataError, match=r"pickle.*--allow-pickle"):
         read_table(path)
     assert read_table(path, allow_pickle=True)["a"].tolist() == [1]

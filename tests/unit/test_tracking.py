@@ -23,11 +23,16 @@ def store(tmp_path_factory):
 
 
 def test_parent_child_history_and_failure(store, tmp_path):
-    history = pd.Series([0.0, 0.01, 0.03, np.nan, 0.02], index=pd.bdate_range("2020-01-01", periods=5))
+    history = pd.Series(
+        [0.0, 0.01, 0.03, np.nan, 0.02], index=pd.bdate_range("2020-01-01", periods=5)
+    )
     with tracking.parent_run("exp-a", "suite") as run:
-        ok = tracking.log_child(run, "lag=0", {"lag": 0}, {"sharpe": 1.5, "bad": np.nan},
-                                history=history)
-        failed = tracking.log_child(run, "lag=1", {"lag": 1}, {}, error="MissingDataError: no openret")
+        ok = tracking.log_child(
+            run, "lag=0", {"lag": 0}, {"sharpe": 1.5, "bad": np.nan}, history=history
+        )
+        failed = tracking.log_child(
+            run, "lag=1", {"lag": 1}, {}, error="MissingDataError: no openret"
+        )
         tracking.log_parent(run, {"verdict": "green"}, {"composite_score": 70.0}, {"signal": "x"})
         (tmp_path / "a.txt").write_text("hello")
         tracking.log_artifacts(run, [tmp_path / "a.txt"])
@@ -75,7 +80,8 @@ def test_link_is_ui_address_for_http_server(store, monkeypatch):
     experiment_id = run.experiment_id
     monkeypatch.setattr(tracking.mlflow, "get_tracking_uri", lambda: "http://mlflow.example:5000/")
     monkeypatch.setattr(
-        tracking, "MlflowClient",
+        tracking,
+        "MlflowClient",
         lambda: type("C", (), {"get_run": lambda self, rid: MlflowClient(store).get_run(rid)})(),
     )
     link = tracking.tearsheet_link(run.run_id)

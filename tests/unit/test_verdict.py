@@ -50,8 +50,15 @@ def test_missing_components_are_renormalized_and_said():
 
 
 def test_negative_base_earns_no_stability_credit():
-    v = compute_verdict(VerdictInputs(sharpe=-0.5, sharpe_lag0=-0.5, sharpe_lag2=-1.0,
-                                      sharpe_resid_off=-0.5, sharpe_resid_industry=-0.2))
+    v = compute_verdict(
+        VerdictInputs(
+            sharpe=-0.5,
+            sharpe_lag0=-0.5,
+            sharpe_lag2=-1.0,
+            sharpe_resid_off=-0.5,
+            sharpe_resid_industry=-0.2,
+        )
+    )
     scores = {c.name: c.score for c in v.components}
     assert scores["lag_stability"] == 0.0
     assert scores["residualization_stability"] == 0.0
@@ -60,8 +67,9 @@ def test_negative_base_earns_no_stability_credit():
 
 
 def test_components_are_clipped():
-    v = compute_verdict(VerdictInputs(sharpe=5.0, sharpe_lag0=1.0, sharpe_lag2=3.0,
-                                      max_baseline_corr=0.9))
+    v = compute_verdict(
+        VerdictInputs(sharpe=5.0, sharpe_lag0=1.0, sharpe_lag2=3.0, max_baseline_corr=0.9)
+    )
     scores = {c.name: c.score for c in v.components}
     assert scores["sharpe"] == 100.0 and scores["lag_stability"] == 100.0
     assert scores["baseline_uniqueness"] == 0.0
@@ -91,15 +99,23 @@ def test_verdict_rules(change, color, reason):
 
 
 @pytest.mark.parametrize(
-    "score, grade", [(80, "A"), (79.99, "B"), (65, "B"), (50, "C"), (35, "D"), (34.9, "F"), (0, "F")]
+    "score, grade",
+    [(80, "A"), (79.99, "B"), (65, "B"), (50, "C"), (35, "D"), (34.9, "F"), (0, "F")],
 )
 def test_grades(score, grade):
     assert grade_of(score) == grade
 
 
 def test_negative_base_gets_no_delay_or_neutrality_verdict_lines():
-    v = compute_verdict(VerdictInputs(sharpe=-0.8, sharpe_lag0=-0.8, sharpe_lag2=-0.6,
-                                      sharpe_resid_off=-0.8, sharpe_resid_industry=-0.5))
+    v = compute_verdict(
+        VerdictInputs(
+            sharpe=-0.8,
+            sharpe_lag0=-0.8,
+            sharpe_lag2=-0.6,
+            sharpe_resid_off=-0.8,
+            sharpe_resid_industry=-0.5,
+        )
+    )
     assert "no edge at lag 0 to test for delay (Sharpe -0.80)" in v.reasons
     assert "no raw edge to test for industry neutrality (Sharpe -0.80)" in v.reasons
     assert v.color == "red"
