@@ -200,12 +200,18 @@ def drawdown_periods(returns, dates=None, top: int = 5) -> pd.DataFrame:
 def recovery_time(returns) -> float:
     """Periods from the trough of the maximum drawdown back to the previous peak.
 
-    NaN when there is no drawdown or it has not recovered by the end.
+    NaN when there is no drawdown or it has not recovered by the end. (Computed
+    directly, not through :func:`drawdown_periods`: it runs once per summary row.)
     """
-    table = drawdown_periods(returns, top=1)
-    if table.empty:
+    r = _clean(returns)
+    if r.size == 0:
         return np.nan
-    return float(table["recovery_periods"].iloc[0])
+    dd = drawdown_series(r)
+    trough = int(np.argmin(dd))
+    if not dd[trough] < 0:
+        return np.nan
+    back = np.flatnonzero(dd[trough:] >= 0)
+    return float(back[0]) if back.size else np.nan
 
 
 def average_turnover(turnover) -> float:
