@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from poc.allocation.inputs import allocation_inputs, allocation_sectors
-from poc.allocation.runner import AllocationConfig, run_allocation
+from poc.allocation.runner import AllocationConfig, fit_model, model_key, run_allocation
 from poc.catalog import Snapshot
 from poc.exceptions import ConfigError
 from poc.experiment import GridCells
@@ -205,6 +205,27 @@ def _daily_table(result) -> pd.DataFrame:
     )
 
 
+# Per worker process: fitted models by (model key, price fingerprint). Cells that differ
+# only in execution settings (delay, costs) reuse one fit; HRP fits take seconds.
+_FITTED: dict[tuple, object] = {}
+_FITTED_MAX = 8
+
+
+def _price_fingerprint(prices: pd.DataFrame) -> tuple:
+    hashed = pd.util.hash_pandas_object(prices, index=True).to_numpy()
+    return (prices.shape, tuple(prices.columns), int(hashed.sum(dtype=np.uint64)))
+
+
+def fitted_model(prices, benchmark, sectors, config: AllocationConfig):
+    """The fitted model for ``config``, from this process's cache when an equal one was fitted."""
+    key = (model_key(config), _price_fingerprint(prices))
+    if key not in _FITTED:
+        if len(_FITTED) >= _FITTED_MAX:
+            _FITTED.pop(next(iter(_FITTED)))
+        _FITTED[key] = fit_model(prices, benchmark, config, sectors=sectors)
+    return _FITTED[key]
+
+
 def run_allocation_cell(
     prices: pd.DataFrame,
     benchmark: pd.Series,
@@ -215,7 +236,9 @@ def run_allocation_cell(
     """One allocation backtest; never raises (a failure is a FAILED result)."""
     started = time.perf_counter()
     try:
-        result = run_allocation(prices, benchmark, config_for(params), sectors=sectors)
+        config = config_for(params)
+        model = fitted_model(prices, benchmark, sectors, config)
+        result = run_allocation(prices, benchmark, config, sectors=sectors, fitted=model)
         daily = _daily_table(result)
         metrics = dict(result.metrics)
         metrics.update(

@@ -222,6 +222,32 @@ def build_model(
     return HRPAllocation(lookback=config.lookback, **common)
 
 
+# Fields that change how targets are executed but not the targets themselves.
+EXECUTION_ONLY = ("delay", "commission_bps", "slippage_bps", "no_trade_band", "initial_cash")
+
+
+def model_key(config: AllocationConfig) -> tuple:
+    """The config fields that determine the model's targets (execution settings left out).
+
+    Cells with the same key can share one fitted model.
+    """
+    return tuple((k, v) for k, v in asdict(config).items() if k not in EXECUTION_ONLY)
+
+
+def fit_model(
+    prices: pd.DataFrame,
+    benchmark: pd.Series,
+    config: AllocationConfig,
+    *,
+    sectors: Mapping[str, str] | None = None,
+    compatibility: pd.DataFrame | Mapping | None = None,
+):
+    """Build and fit the model ``config`` describes (targets depend on no execution setting)."""
+    prices = check_prices(prices)
+    bench = check_benchmark(benchmark, prices.index)
+    return build_model(config, sectors, compatibility).fit(prices, bench)
+
+
 def run_allocation(
     prices: pd.DataFrame,
     benchmark: pd.Series,
@@ -229,6 +255,7 @@ def run_allocation(
     *,
     sectors: Mapping[str, str] | None = None,
     compatibility: pd.DataFrame | Mapping | None = None,
+    fitted=None,
 ) -> AllocationResult:
     """Fit, execute, check and analyse one allocation.
 
@@ -244,6 +271,9 @@ def run_allocation(
         the sector attribution (see :func:`~poc.allocation.inputs.allocation_sectors`).
     compatibility : DataFrame or mapping, optional
         Regime x (asset or sector) matrix for the regime model.
+    fitted : estimator, optional
+        A model already fitted by :func:`fit_model` for a config with the same
+        :func:`model_key` (e.g. another cell differing only in costs or delay).
 
     Returns
     -------
@@ -258,7 +288,9 @@ def run_allocation(
         raise TypeError(f"config must be an AllocationConfig, got {type(config).__name__}")
     prices = check_prices(prices)
     bench = check_benchmark(benchmark, prices.index)
-    model = build_model(config, sectors, compatibility).fit(prices, bench)
+    model = fitted
+    if model is None:
+        model = build_model(config, sectors, compatibility).fit(prices, bench)
     execution = simulate_execution(
         prices,
         model.target_weights_,

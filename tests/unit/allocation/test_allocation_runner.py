@@ -167,3 +167,25 @@ def test_allocation_inputs_needs_a_benchmark(tmp_path):
     snapshot = _file_snapshot(tmp_path, with_benchmark=False)
     with pytest.raises(AllocationError, match="has no benchmark table"):
         allocation_inputs(snapshot)
+
+
+def test_shared_fit_gives_identical_results_and_key_ignores_execution():
+    from poc.allocation.runner import fit_model, model_key
+
+    rng = np.random.default_rng(3)
+    dates = pd.bdate_range("2015-01-01", periods=400)
+    prices = pd.DataFrame(
+        100 * np.cumprod(1 + rng.normal(0.0004, 0.01, (400, 6)), axis=0),
+        index=dates,
+        columns=list("ABCDEF"),
+    )
+    bench = pd.Series(rng.normal(0.0003, 0.008, 400), index=dates)
+    base = AllocationConfig(model="ema", top_k=3, max_weight=0.4, commission_bps=5, delay=0)
+    other = AllocationConfig(model="ema", top_k=3, max_weight=0.4, commission_bps=10, delay=2)
+    assert model_key(base) == model_key(other)
+    assert model_key(base) != model_key(AllocationConfig(model="ema", top_k=4, max_weight=0.4))
+    model = fit_model(prices, bench, other)
+    shared = run_allocation(prices, bench, other, fitted=model)
+    fresh = run_allocation(prices, bench, other)
+    pd.testing.assert_series_equal(shared.returns, fresh.returns)
+    pd.testing.assert_frame_equal(shared.execution.weights_history, fresh.execution.weights_history)
