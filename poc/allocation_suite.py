@@ -19,13 +19,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from poc.allocation.inputs import allocation_inputs, allocation_sectors
 from poc.allocation.runner import AllocationConfig, fit_model, model_key, run_allocation
 from poc.catalog import Snapshot
 from poc.exceptions import ConfigError
-from poc.experiment import GridCells
+from poc.experiment import GridCells, read_spec_file
 from poc.metrics import drawdown_series
 from poc.suite import CellResult, ProgressFn, cell_name, run_cells
 
@@ -130,13 +129,8 @@ def allocation_spec_from_dict(
 
 
 def load_allocation_spec(path: str | Path) -> AllocationSpec:
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"allocation spec {str(path)!r} does not exist; see experiments/")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    """Read and validate an allocation spec file."""
+    raw = read_spec_file(path, "allocation spec")
     return allocation_spec_from_dict(raw, source_path=str(path))
 
 

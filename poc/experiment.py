@@ -251,16 +251,20 @@ def spec_from_dict(raw: dict[str, Any], source_path: str | None = None) -> Exper
     )
 
 
-def load_spec(path: str | Path) -> ExperimentSpec:
-    """Read and validate an experiment spec file."""
+def read_spec_file(path: str | Path, what: str = "experiment spec") -> dict[str, Any]:
+    """The mapping in a YAML spec file; a clear ConfigError when missing or not YAML."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"experiment spec {str(path)!r} does not exist; see experiments/*.yaml")
+        raise ConfigError(f"{what} {str(path)!r} does not exist; see experiments/*.yaml")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    return spec_from_dict(raw, source_path=str(path))
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Read and validate an experiment spec file."""
+    return spec_from_dict(read_spec_file(path), source_path=str(path))
 
 
 def apply_overrides(spec: ExperimentSpec, overrides: dict[str, str | None]) -> ExperimentSpec:
