@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from poc import charts
-from poc.tearsheet import fmt_int, fmt_num, fmt_pct, table, timestamp
+from poc.tearsheet import cells_table, fmt_int, fmt_num, fmt_pct, table, timestamp
 
 METRIC_ROWS = (
     ("Annual return (CAGR)", "ann_ret", "benchmark_ann_ret", fmt_pct),
@@ -51,39 +51,19 @@ def _metrics_table(metrics: dict[str, float], bench_daily: pd.Series) -> dict:
     return table(["Measure", "Portfolio", "Benchmark"], rows)
 
 
+ALLOCATION_CELL_COLUMNS = (
+    ("Sharpe", "sharpe", fmt_num),
+    ("Ann. return", "ann_ret", fmt_pct),
+    ("Excess", "excess_ann_ret", fmt_pct),
+    ("Max DD", "max_dd", fmt_pct),
+    ("Info. ratio", "information_ratio", fmt_num),
+    ("Turnover", "turnover", lambda x: fmt_num(x, 3)),
+    ("Costs", "cost_drag_sum", lambda x: fmt_pct(x, 2)),
+)
+
+
 def _suite_table(result) -> dict:
-    axes = [a for a, v in result.spec.grid.items() if len(v) > 1] or ["model"]
-    columns = [
-        "Cell",
-        *axes,
-        "Sharpe",
-        "Ann. return",
-        "Excess",
-        "Max DD",
-        "Info. ratio",
-        "Turnover",
-        "Costs",
-        "Status",
-    ]
-    rows, css = [], []
-    for c in result.cells:
-        m = c.metrics
-        rows.append(
-            [
-                c.name,
-                *[str(c.params.get(a, "")) for a in axes],
-                fmt_num(m.get("sharpe")),
-                fmt_pct(m.get("ann_ret")),
-                fmt_pct(m.get("excess_ann_ret")),
-                fmt_pct(m.get("max_dd")),
-                fmt_num(m.get("information_ratio")),
-                fmt_num(m.get("turnover"), 3),
-                fmt_pct(m.get("cost_drag_sum"), 2),
-                c.status if c.ok else f"FAILED: {c.error}",
-            ]
-        )
-        css.append("failed" if not c.ok else ("headline" if c.name == result.headline else None))
-    return table(columns, rows, css, ["Status"])
+    return cells_table(result, "model", ALLOCATION_CELL_COLUMNS)
 
 
 def _charts(result, cell) -> dict[str, str]:

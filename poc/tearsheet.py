@@ -155,42 +155,53 @@ def _score_section(verdict) -> tuple[dict, str | None]:
     )
 
 
-def _suite_table(result) -> dict:
-    axes = [a for a, v in result.spec.grid.items() if len(v) > 1] or ["lag"]
-    columns = [
-        "Cell",
-        *axes,
-        "Sharpe",
-        "Gross Sharpe",
-        "Ann. return",
-        "Ann. vol",
-        "Max DD",
-        "Turnover",
-        "Status",
-    ]
+def cells_table(result, default_axis: str, metric_columns, label=lambda c: c.name) -> dict:
+    """One row per cell of a suite: the grid axes that vary, metrics, status.
+
+    Parameters
+    ----------
+    result
+        A suite result with ``spec.grid``, ``cells`` and ``headline``.
+    default_axis : str
+        Axis shown when none varies.
+    metric_columns : sequence of (column title, metric key, formatter)
+    label : callable
+        The row label of a cell.
+    """
+    axes = [a for a, v in result.spec.grid.items() if len(v) > 1] or [default_axis]
+    columns = ["Cell", *axes, *(title for title, _, _ in metric_columns), "Status"]
     rows, css = [], []
     for c in result.cells:
-        m = c.metrics
-        values = [str(c.params.get(a, "")) for a in axes]
         rows.append(
             [
-                c.name if c.kind == "cell" else f"baseline: {c.name}",
-                *values,
-                fmt_num(m.get("sharpe")),
-                fmt_num(m.get("gross_sharpe")),
-                fmt_pct(m.get("ann_ret")),
-                fmt_pct(m.get("ann_vol")),
-                fmt_pct(m.get("max_dd")),
-                fmt_num(m.get("turnover")),
+                label(c),
+                *[str(c.params.get(a, "")) for a in axes],
+                *[fmt(c.metrics.get(key)) for _, key, fmt in metric_columns],
                 c.status if c.ok else f"FAILED: {c.error}",
             ]
         )
-        css.append(
-            "failed"
-            if not c.ok
-            else ("headline" if c.name == result.headline and c.kind == "cell" else None)
-        )
+        is_headline = c.name == result.headline and c.kind == "cell"
+        css.append("failed" if not c.ok else ("headline" if is_headline else None))
     return table(columns, rows, css, ["Status"])
+
+
+SIGNAL_CELL_COLUMNS = (
+    ("Sharpe", "sharpe", fmt_num),
+    ("Gross Sharpe", "gross_sharpe", fmt_num),
+    ("Ann. return", "ann_ret", fmt_pct),
+    ("Ann. vol", "ann_vol", fmt_pct),
+    ("Max DD", "max_dd", fmt_pct),
+    ("Turnover", "turnover", fmt_num),
+)
+
+
+def _suite_table(result) -> dict:
+    return cells_table(
+        result,
+        "lag",
+        SIGNAL_CELL_COLUMNS,
+        label=lambda c: c.name if c.kind == "cell" else f"baseline: {c.name}",
+    )
 
 
 def _slice_table(summary: pd.DataFrame | None, group: str, label: str) -> dict | None:

@@ -210,6 +210,37 @@ def grade_of(score: float) -> str:
     return "F"
 
 
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
+def _stability_check(
+    base: float,
+    stressed: float,
+    ok_ratio: float,
+    lists: tuple[list[str], list[str], list[str]],
+    *,
+    no_base: str,
+    vanishes: str,
+    survives: str,
+    weakens: str,
+) -> None:
+    """One robustness test (delay, residualization): does a positive edge survive the stress?
+
+    No positive base edge is a concern (nothing to test); a stressed Sharpe <= 0 is
+    critical; keeping at least ``ok_ratio`` of the base passes; anything else is a concern.
+    """
+    critical, concerns, passed = lists
+    if base <= 0:
+        concerns.append(no_base)
+    elif stressed <= 0:
+        critical.append(vanishes)
+    elif stressed / base >= ok_ratio:
+        passed.append(survives)
+    else:
+        concerns.append(weakens)
+
+
 def compute_verdict(inputs: VerdictInputs) -> Verdict:
     """Score, grade and colour a signal from its suite measurements.
 
@@ -241,32 +272,31 @@ def compute_verdict(inputs: VerdictInputs) -> Verdict:
 
     if _known(inputs.sharpe_lag0) and _known(inputs.sharpe_lag2):
         lag0, lag2 = inputs.sharpe_lag0, inputs.sharpe_lag2
-        if lag0 <= 0:
-            concerns.append(f"no edge at lag 0 to test for delay (Sharpe {lag0:.2f})")
-        elif lag2 <= 0:
-            critical.append(
-                f"the edge vanishes with 2 days of delay (Sharpe {lag0:.2f} -> {lag2:.2f})"
-            )
-        elif lag2 / lag0 >= LAG_RATIO_OK:
-            passed.append(f"survives delay: Sharpe lag 2 / lag 0 = {lag2 / lag0:.2f}")
-        else:
-            concerns.append(f"decays with delay: Sharpe lag 0 {lag0:.2f}, lag 2 {lag2:.2f}")
+        _stability_check(
+            lag0,
+            lag2,
+            LAG_RATIO_OK,
+            (critical, concerns, passed),
+            no_base=f"no edge at lag 0 to test for delay (Sharpe {lag0:.2f})",
+            vanishes=f"the edge vanishes with 2 days of delay (Sharpe {lag0:.2f} -> {lag2:.2f})",
+            survives=f"survives delay: Sharpe lag 2 / lag 0 = {_ratio(lag2, lag0):.2f}",
+            weakens=f"decays with delay: Sharpe lag 0 {lag0:.2f}, lag 2 {lag2:.2f}",
+        )
 
     if _known(inputs.sharpe_resid_off) and _known(inputs.sharpe_resid_industry):
         raw, neutral = inputs.sharpe_resid_off, inputs.sharpe_resid_industry
-        if raw <= 0:
-            concerns.append(f"no raw edge to test for industry neutrality (Sharpe {raw:.2f})")
-        elif neutral <= 0:
-            critical.append(
-                f"the edge is all industry bets: Sharpe {raw:.2f} raw, "
-                f"{neutral:.2f} industry-neutral"
-            )
-        elif neutral / raw >= RESID_RATIO_OK:
-            passed.append(f"survives industry residualization: ratio {neutral / raw:.2f}")
-        else:
-            concerns.append(
-                f"weakens when industry-neutral: Sharpe {raw:.2f} raw, {neutral:.2f} residualized"
-            )
+        _stability_check(
+            raw,
+            neutral,
+            RESID_RATIO_OK,
+            (critical, concerns, passed),
+            no_base=f"no raw edge to test for industry neutrality (Sharpe {raw:.2f})",
+            vanishes=f"the edge is all industry bets: Sharpe {raw:.2f} raw, "
+            f"{neutral:.2f} industry-neutral",
+            survives=f"survives industry residualization: ratio {_ratio(neutral, raw):.2f}",
+            weakens=f"weakens when industry-neutral: Sharpe {raw:.2f} raw, "
+            f"{neutral:.2f} residualized",
+        )
 
     if _known(inputs.max_baseline_corr):
         c = abs(inputs.max_baseline_corr)

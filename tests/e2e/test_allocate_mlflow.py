@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,28 +12,17 @@ from mlflow.tracking import MlflowClient
 from poc.allocation_suite import allocation_spec_from_dict
 from poc.exceptions import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def test_allocate_entry_point_logs_cells_with_capped_histories(bundled_store, tmp_path):
+def test_allocate_entry_point_logs_cells_with_capped_histories(
+    bundled_store, tmp_path, mlflow_project
+):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    bin_dir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-        "POC_SNAPSHOT_DIR": str(bundled_store),
-        "MLFLOW_TRACKING_URI": uri,
-    }
-    proc = subprocess.run(
+    _out, run_id = mlflow_project(
         [
-            str(Path(bin_dir) / "mlflow"),
-            "run",
-            str(ROOT),
             "-e",
             "allocate",
-            "--env-manager",
-            "local",
             "--experiment-name",
             "alloc-e2e",
             "-P",
@@ -49,16 +34,8 @@ def test_allocate_entry_point_logs_cells_with_capped_histories(bundled_store, tm
             "-P",
             "n_jobs=1",
         ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        {"POC_SNAPSHOT_DIR": str(bundled_store), "MLFLOW_TRACKING_URI": uri},
     )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
-    run_id = re.search(r"parent run: (\w+)", out).group(1)
     client = MlflowClient(uri)
     parent = client.get_run(run_id)
     assert parent.data.tags["kind"] == "allocation_suite"

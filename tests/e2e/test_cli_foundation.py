@@ -11,6 +11,19 @@ import pytest
 
 from poc.cli import main
 
+CREATE_SMALL = [
+    "snapshot",
+    "create",
+    "--source",
+    "synthetic",
+    "--securities",
+    "30",
+    "--days",
+    "60",
+    "--seed",
+    "2",
+]
+
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
@@ -20,23 +33,7 @@ def store(tmp_path, monkeypatch):
 
 
 def test_create_list_show_verify_and_tamper(store, capsys):
-    assert (
-        main(
-            [
-                "snapshot",
-                "create",
-                "--source",
-                "synthetic",
-                "--securities",
-                "30",
-                "--days",
-                "60",
-                "--seed",
-                "2",
-            ]
-        )
-        == 0
-    )
+    assert main(CREATE_SMALL) == 0
     out = capsys.readouterr().out
     assert "created" in out and "synthetic-30x60-s2" in out
     assert main(["snapshot", "list"]) == 0
@@ -53,23 +50,7 @@ def test_create_list_show_verify_and_tamper(store, capsys):
     assert "returns.parquet: sha256" in capsys.readouterr().err
 
     # An id is never reused.
-    assert (
-        main(
-            [
-                "snapshot",
-                "create",
-                "--source",
-                "synthetic",
-                "--securities",
-                "30",
-                "--days",
-                "60",
-                "--seed",
-                "2",
-            ]
-        )
-        == 1
-    )
+    assert main(CREATE_SMALL) == 1
     assert "already exists" in capsys.readouterr().err
 
 

@@ -6,10 +6,7 @@ failing cell becomes a FAILED child while the suite still reports.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -22,7 +19,6 @@ from poc.experiment import spec_from_dict
 from poc.runner import run_experiment
 from poc.suite import run_suite
 
-ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = "synthetic-150x400-s3"
 SECTIONS = (
     "header",
@@ -74,7 +70,7 @@ def _spec(**overrides):
     return spec_from_dict(raw)
 
 
-def test_mlflow_run_logs_parent_children_and_tearsheet(env):
+def test_mlflow_run_logs_parent_children_and_tearsheet(env, mlflow_project):
     spec_path = env["root"] / "spec.yaml"
     spec_path.write_text(
         "name: e2e-mlflow-run\n"
@@ -82,15 +78,8 @@ def test_mlflow_run_logs_parent_children_and_tearsheet(env):
         "signal: builtin:planted\n"
         "grid:\n  fractile: [[10, 90]]\n  mincos: [5]\n  tc_bps: [5]\n"
     )
-    bin_dir = str(Path(sys.executable).parent)
-    run_env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    proc = subprocess.run(
+    out, run_id = mlflow_project(
         [
-            str(Path(bin_dir) / "mlflow"),
-            "run",
-            str(ROOT),
-            "--env-manager",
-            "local",
             "--experiment-name",
             "e2e-mlflow-run",
             "-P",
@@ -100,17 +89,9 @@ def test_mlflow_run_logs_parent_children_and_tearsheet(env):
             "-P",
             "residualize=off,industry",
         ],
-        cwd=ROOT,
-        env=run_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        {},
     )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
     assert re.search(r"VERDICT: (GREEN|YELLOW|RED)  grade [A-F]", out)
-    run_id = re.search(r"parent run: (\w+)", out).group(1)
     assert "tear sheet: " in out
 
     client = MlflowClient(env["uri"])
