@@ -48,6 +48,25 @@ def synthetic_snapshot(synthetic_store):
     return open_snapshot(synthetic_store, "syn-small")
 
 
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL server for the session (skips with the reason when not installed)."""
+    from tests.support.postgres import missing_reason, start_postgres, stop_postgres
+
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    yield server
+    stop_postgres(server)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server):
+    """SQLAlchemy URL (psycopg driver) of the session's PostgreSQL test database."""
+    return postgres_server.url
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(42)
