@@ -1,0 +1,75 @@
+"""Trade statistics on a named ledger with known values, and the control's bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from poc.portfolio.acceptance import acceptance_table, summary
+from poc.portfolio.stats import (
+    beats,
+    control_bound,
+    expectancy_without_top,
+    max_consecutive_losses,
+    profit_factor,
+    random_scores,
+    trade_stats,
+)
+
+
+def ledger(returns, r_multiples=None, days=None) -> pd.DataFrame:
+    returns = np.asarray(returns, dtype=float)
+    return pd.DataFrame(
+        {
+            "return": returns,
+            "pnl": returns * 1000.0,
+            "r_multiple": returns * 10 if r_multiples is None else r_multiples,
+            "days_held": np.ones(returns.size) if days is None else days,
+        }
+    )
+
+
+def test_known_values():
+    returns = [0.10, -0.05, -0.02, -0.01, 0.03, -0.04, 0.0, 0.02]
+    stats = trade_stats(ledger(returns, days=[1, 2, 3, 4, 5, 6, 7, 8]))
+    assert stats["n_trades"] == 8
+    assert stats["hit_rate"] == pytest.approx(3 / 8)
+    assert stats["median_trade"] == pytest.approx(-0.005)
+    assert stats["expectancy"] == pytest.approx(0.03 / 8)
+    assert stats["mean_r"] == pytest.approx(0.3 / 8)
+    # ceil(0.05 x 8) = 1 winner removed: the 0.10
+    assert stats["expectancy_ex_top5"] == pytest.approx(-0.07 / 7)
+    assert stats["profit_factor"] == pytest.approx(150.0 / 120.0)
+    assert stats["max_consecutive_losses"] == 3
+    assert stats["mean_days_held"] == pytest.approx(4.5)
+
+
+def test_degenerate_inputs_are_nan_not_errors():
+    empty = trade_stats(ledger([]))
+    assert empty["n_trades"] == 0 and np.isnan(empty["expectancy"])
+    assert np.isnan(profit_factor([1.0, 2.0]))
+    assert max_consecutive_losses([]) == 0
+    assert np.isnan(expectancy_without_top([0.5]))
+    assert np.isnan(control_bound([np.nan]))
+    assert not beats(np.nan, 0.0) and not beats(1.0, np.nan) and beats(0.2, 0.1)
+
+
+def test_random_scores_keep_the_support_and_the_seed():
+    signal = np.array([[1.0, np.nan], [np.nan, 2.0]])
+    a, b = random_scores(signal, 3), random_scores(signal, 3)
+    np.testing.assert_array_equal(a, b)
+    assert np.isnan(a[0, 1]) and np.isnan(a[1, 0]) and np.isfinite(a[0, 0])
+
+
+def test_planted_beats_the_control_and_noise_does_not():
+    """Acceptance: 20 seeds; planted >= 18 positive and beating the control, noise <= 4."""
+    table = acceptance_table(range(20), n_control=10)
+    counts = summary(table)
+    print(table.to_string(index=False))
+    print(counts.to_string())
+    planted, noise = counts.loc["planted"], counts.loc["noise"]
+    assert planted["seeds"] == 20 and noise["seeds"] == 20
+    both = table[table["signal"] == "planted"]
+    assert int(((both["expectancy"] > 0) & both["beats_control"]).sum()) >= 18
+    assert noise["beats_control"] <= 4
