@@ -219,8 +219,8 @@ class _Book:
                 "stop_price": self.stop[idx],
                 "exit_decided": decided,
                 "exit_day": np.full(idx.size, day),
-                "exit_price": np.broadcast_to(price, idx.shape).astype(np.float64),
-                "reason": np.broadcast_to(reasons, idx.shape).astype(np.int8),
+                "exit_price": price + np.zeros(idx.size),
+                "reason": np.asarray(reasons, dtype=np.int8) + np.zeros(idx.size, np.int8),
                 "pnl": pnl,
                 "cost_basis": shares * self.entry_price[idx],
                 "risk": shares * self.distance[idx],
@@ -245,7 +245,7 @@ class _Book:
                 scale = float(np.nextafter(scale, 0.0))
         shares = planned * scale
         keep = shares > 0
-        idx, shares, price = idx[keep], shares[keep], np.broadcast_to(price, keep.shape)[keep]
+        idx, shares, price = idx[keep], shares[keep], (price + np.zeros(keep.size))[keep]
         self.cash -= float((spend * scale)[keep].sum())
         self.shares[idx] = shares
         self.entry_price[idx] = price
@@ -294,6 +294,29 @@ def _check_signal(signal: np.ndarray, bars: Bars) -> np.ndarray:
     return signal
 
 
+def _day(book: _Book, t: int, bars: Bars, px, has_px, config: PortfolioConfig) -> None:
+    """Steps 1-2 of day ``t``: the fill point (exits, gap stops, buys), then intraday stops."""
+    slip = config.slippage
+    held = book.shares > 0
+    if held.any():
+        idx = (held & (book.exit_pending > 0) & has_px).nonzero()[0]
+        book.sell(idx, px[idx] * (1 - slip), book.exit_pending[idx], t, config)
+        if bars.ohlc:
+            idx = ((book.shares > 0) & (px <= book.stop)).nonzero()[0]
+            book.sell(idx, px[idx] * (1 - slip), STOP_GAP, t, config)
+    pending = book.buy_shares > 0
+    if pending.any():
+        idx = (pending & has_px).nonzero()[0]
+        room = config.max_positions - np.count_nonzero(book.shares)
+        if idx.size > room:  # an exit that could not fill keeps its slot
+            idx = idx[np.argsort(book.buy_rank[idx], kind="stable")[: max(room, 0)]]
+        book.buy(idx, px[idx] * (1 + slip), t, config)
+        book.buy_shares[:] = 0.0  # unfilled entries are cancelled, never carried
+    if bars.ohlc:
+        idx = ((book.shares > 0) & (bars.low[t] <= book.stop)).nonzero()[0]
+        book.sell(idx, book.stop[idx] * (1 - slip), STOP, t, config)
+
+
 def simulate(
     bars: Bars, signal: np.ndarray, config: PortfolioConfig, *, use_decay: bool = True
 ) -> SimulationResult:
@@ -322,86 +345,70 @@ def simulate(
     tradable = np.isfinite(close)
     pct = signal_percentiles(score, tradable)
     atr = average_true_range(bars, config.atr_days)
-    decay = config.decay_percentile if use_decay else None
+    # a name without a close is marked at its last one (0 before its first)
+    marks = pd.DataFrame(close).ffill().fillna(0.0).to_numpy()
+    has_fill = np.isfinite(fill_prices)
+    with np.errstate(invalid="ignore"):
+        eligible = np.isfinite(pct) & (atr > 0)
+        if config.gate:
+            eligible &= pct >= config.gate_percentile
+        decaying = (
+            pct < config.decay_percentile
+            if use_decay and config.decay_percentile is not None
+            else np.zeros((t_count, n), dtype=bool)
+        )
     slip, max_pos = config.slippage, config.max_positions
     book = _Book(n, float(config.initial_cash))
-    last_mark = np.full(n, np.nan)
     orders: list[tuple[int, np.ndarray, str, np.ndarray, np.ndarray]] = []
     nav_out, cash_out = np.empty(t_count), np.empty(t_count)
     invested_out, positions_out = np.empty(t_count), np.empty(t_count, dtype=np.int64)
-
-    for t in range(t_count):
-        mark = np.where(tradable[t], close[t], last_mark)
-        last_mark = mark
-        px = fill_prices[t]
-        has_px = np.isfinite(px)
-        held = book.shares > 0
-        # 1. fill point: exits (sells first), gap stops, then buys
-        exits = held & (book.exit_pending > 0) & has_px
-        idx = np.flatnonzero(exits)
-        book.sell(idx, px[idx] * (1 - slip), book.exit_pending[idx], t, config)
-        if ohlc:
-            with np.errstate(invalid="ignore"):
-                gap = (book.shares > 0) & has_px & (px <= book.stop)
-            idx = np.flatnonzero(gap)
-            book.sell(idx, px[idx] * (1 - slip), STOP_GAP, t, config)
-        buys = (book.buy_shares > 0) & has_px
-        room = max_pos - int((book.shares > 0).sum())
-        idx = np.flatnonzero(buys)
-        if idx.size > room:  # an exit that could not fill keeps its slot
-            idx = idx[np.argsort(book.buy_rank[idx], kind="stable")[: max(room, 0)]]
-        book.buy(idx, px[idx] * (1 + slip), t, config)
-        book.buy_shares[:] = 0.0  # unfilled entries are cancelled, never carried
-        # 2. intraday stops
-        if ohlc:
-            with np.errstate(invalid="ignore"):
-                hit = (book.shares > 0) & (bars.low[t] <= book.stop)
-            idx = np.flatnonzero(hit)
-            book.sell(idx, book.stop[idx] * (1 - slip), STOP, t, config)
-        # 3. close: last day liquidates, then mark
-        if t == t_count - 1:
-            idx = np.flatnonzero(book.shares > 0)
-            book.sell(idx, mark[idx] * (1 - slip), END, t, config)
-        value = book.shares * np.nan_to_num(mark)
-        nav = book.cash + float(value.sum())
-        nav_out[t], cash_out[t] = nav, book.cash
-        invested_out[t] = float(value.sum()) / nav if nav > 0 else np.nan
-        positions_out[t] = int((book.shares > 0).sum())
-        if t == t_count - 1:
-            break
-        # 4. decisions at the close of t
-        held = (book.shares > 0) & (book.exit_pending == 0)
-        with np.errstate(invalid="ignore"):
-            stop_now = held & (close[t] <= book.stop) if not ohlc else np.zeros(n, dtype=bool)
-            time_now = held & (t - book.entry_day + 1 >= config.hold_days)
-            decay_now = held & (pct[t] < decay) if decay is not None else np.zeros(n, bool)
-        reason = np.where(stop_now, STOP, np.where(time_now, TIME, np.where(decay_now, DECAY, 0)))
-        out = np.flatnonzero(reason > 0)
-        if out.size:
-            book.exit_pending[out] = reason[out]
-            book.exit_decided[out] = t
-            orders.append((t, out, "sell", reason[out], np.zeros(out.size)))
-        staying = int(((book.shares > 0) & (book.exit_pending == 0)).sum())
-        slots = max_pos - staying
-        if slots <= 0 or nav <= 0:
-            continue
-        with np.errstate(invalid="ignore"):
-            candidates = (book.shares == 0) & np.isfinite(pct[t]) & (atr[t] > 0)
-            if config.gate:
-                candidates &= pct[t] >= config.gate_percentile
-        idx = np.flatnonzero(candidates)
-        if idx.size == 0:
-            continue
-        chosen = idx[np.argsort(-score[t, idx], kind="stable")[:slots]]
-        distance = config.stop_multiple * atr[t, chosen]
-        shares = np.minimum(
-            config.risk_per_trade * nav / distance, config.max_weight * nav / close[t, chosen]
-        )
-        book.buy_shares[chosen] = shares
-        book.buy_distance[chosen] = distance
-        book.buy_rank[chosen] = np.arange(chosen.size)
-        book.buy_decided[chosen] = t
-        orders.append((t, chosen, "buy", np.zeros(chosen.size, np.int8), shares))
+    with np.errstate(invalid="ignore"):
+        for t in range(t_count):
+            _day(book, t, bars, fill_prices[t], has_fill[t], config)
+            value = float(book.shares @ marks[t])
+            held_now = book.shares > 0
+            if t == t_count - 1:  # the last close liquidates what is left
+                idx = held_now.nonzero()[0]
+                book.sell(idx, marks[t, idx] * (1 - slip), END, t, config)
+                value, held_now = 0.0, book.shares > 0
+            nav = book.cash + value
+            nav_out[t], cash_out[t] = nav, book.cash
+            invested_out[t] = value / nav if nav > 0 else np.nan
+            positions_out[t] = np.count_nonzero(held_now)
+            if t == t_count - 1:
+                break
+            # decisions at the close of t
+            held = held_now & (book.exit_pending == 0)
+            if held.any():
+                stop_now = held & (close[t] <= book.stop) if not ohlc else held & False
+                time_now = held & (t - book.entry_day + 1 >= config.hold_days)
+                decay_now = held & decaying[t]
+                reason = np.where(
+                    stop_now, STOP, np.where(time_now, TIME, np.where(decay_now, DECAY, 0))
+                )
+                out = reason.nonzero()[0]
+                if out.size:
+                    book.exit_pending[out] = reason[out]
+                    book.exit_decided[out] = t
+                    orders.append((t, out, "sell", reason[out], np.zeros(out.size)))
+                    held[out] = False
+            slots = max_pos - np.count_nonzero(held)
+            if slots <= 0 or nav <= 0:
+                continue
+            idx = (eligible[t] & ~held_now).nonzero()[0]
+            if idx.size == 0:
+                continue
+            chosen = idx[np.argsort(-score[t, idx], kind="stable")[:slots]]
+            distance = config.stop_multiple * atr[t, chosen]
+            shares = np.minimum(
+                config.risk_per_trade * nav / distance,
+                config.max_weight * nav / close[t, chosen],
+            )
+            book.buy_shares[chosen] = shares
+            book.buy_distance[chosen] = distance
+            book.buy_rank[chosen] = np.arange(chosen.size)
+            book.buy_decided[chosen] = t
+            orders.append((t, chosen, "buy", np.zeros(chosen.size, np.int8), shares))
 
     nav_series = pd.Series(nav_out)
     daily = pd.DataFrame(
