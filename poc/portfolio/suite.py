@@ -303,6 +303,7 @@ class PortfolioSuiteResult:
     ic: pd.DataFrame
     notes: list[str]
     seconds: float
+    tickers: dict[int, str] = field(default_factory=dict)
 
     def cell(self, name: str) -> CellResult:
         return next(c for c in self.cells if c.name == name)
@@ -368,4 +369,13 @@ def run_portfolio_suite(
         ic=signal_ic(signal, panel.ret[window], lag),
         notes=notes,
         seconds=time.perf_counter() - started,
+        tickers=_tickers(snapshot),
     )
+
+
+def _tickers(snapshot: Snapshot) -> dict[int, str]:
+    securities = snapshot.read("securities")
+    if "ticker" not in securities.columns:
+        return {}
+    ids = securities["security_id"].astype(int)
+    return dict(zip(ids, securities["ticker"].astype(str), strict=True))
