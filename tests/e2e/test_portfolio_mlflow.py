@@ -1,0 +1,103 @@
+"""The portfolio suite end to end: in-process through the CLI, and `mlflow run . -e portfolio`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from poc.cli import main
+from poc.exceptions import ConfigError
+from poc.portfolio.suite import apply_portfolio_overrides, load_portfolio_spec
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_cli_logs_children_with_ledgers_and_a_tearsheet(
+    bundled_store, tmp_path, monkeypatch, capsys
+):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("POC_SNAPSHOT_DIR", str(bundled_store))
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    # mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID; undo it so later subprocesses
+    # (mlflow run against another store) do not inherit an id their store lacks.
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")
+    monkeypatch.chdir(tmp_path)  # nothing may be written into the repository
+    mlflow.set_tracking_uri(uri)
+    try:
+        code = main(
+            [
+                "portfolio",
+                "--experiment",
+                str(ROOT / "experiments" / "portfolio.yaml"),
+                "--start",
+                "2012-01-01",
+                "--n-control",
+                "2",
+            ]
+        )
+    finally:
+        mlflow.set_tracking_uri(None)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "close-only rules apply" in out
+    run_id = out.split("parent run: ")[1].split()[0]
+    client = MlflowClient(uri)
+    parent = client.get_run(run_id)
+    assert parent.data.tags["kind"] == "portfolio_suite"
+    assert parent.data.tags["close_only"] == "True"
+    assert {"tearsheet.html", "summary.csv", "daily.parquet", "config.json", "ic.csv"} <= {
+        a.path for a in client.list_artifacts(run_id)
+    }
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'"
+    )
+    assert len(children) == 4  # hold_days x gate
+    for child in children:
+        assert child.info.status == "FINISHED"
+        for key in ("n_trades", "expectancy", "mean_r", "control_bound", "beats_control"):
+            assert key in child.data.metrics, key
+        folder = tmp_path / child.info.run_id
+        folder.mkdir()
+        ledger = pd.read_csv(client.download_artifacts(child.info.run_id, "trades.csv", folder))
+        assert len(ledger) == child.data.metrics["n_trades"]
+        assert set(ledger["reason"]) <= {"time", "stop", "decay", "end"}  # no gaps close-only
+        assert (pd.to_datetime(ledger["entry_date"]) >= pd.Timestamp("2012-01-01")).all()
+    html = Path(client.download_artifacts(run_id, "tearsheet.html", str(tmp_path))).read_text()
+    for section in ("header", "rules", "headline", "stats", "ledger", "signal", "suite"):
+        assert f'id="{section}"' in html, section
+    assert "Close-only" in html and "Non-overlapping IC" in html
+    assert html.count("<svg") >= 3
+
+
+def test_bad_axis_value_is_a_config_error():
+    spec = load_portfolio_spec(ROOT / "experiments" / "portfolio.yaml")
+    with pytest.raises(ConfigError, match=r"grid\.gate: cannot read 'maybe'"):
+        apply_portfolio_overrides(spec, {"gate": "maybe"})
+    with pytest.raises(ConfigError, match="max_positions must be a whole number >= 1"):
+        apply_portfolio_overrides(spec, {"max_positions": "0"})
+    with pytest.raises(ConfigError, match="unknown axis 'holding'"):
+        from poc.portfolio.suite import portfolio_spec_from_dict
+
+        portfolio_spec_from_dict({"signal": "builtin:high_52w", "grid": {"holding": [5]}})
+
+
+def test_mlflow_run_entry_point(bundled_store, tmp_path, mlflow_project):
+    """The README's command: one cell (21-day hold, gate on), two random-entry draws."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out, run_id = mlflow_project(
+        ["-e", "portfolio", "-P", "hold_days=21", "-P", "gate=true", "-P", "n_control=2"],
+        {"POC_SNAPSHOT_DIR": str(bundled_store), "MLFLOW_TRACKING_URI": uri},
+    )
+    assert "trades, expectancy" in out and "random-entry bound" in out
+    client = MlflowClient(uri)
+    parent = client.get_run(run_id)
+    assert parent.data.params["hold_days"] == "21"
+    assert parent.data.metrics["n_cells"] == 1
+    assert parent.data.metrics["headline_n_trades"] > 100
