@@ -37,9 +37,9 @@ def test_cli_logs_children_with_ledgers_and_a_tearsheet(
                 "--experiment",
                 str(ROOT / "experiments" / "portfolio.yaml"),
                 "--start",
-                "2012-01-01",
+                "2016-01-01",
                 "--n-control",
-                "2",
+                "1",
             ]
         )
     finally:
@@ -68,7 +68,7 @@ def test_cli_logs_children_with_ledgers_and_a_tearsheet(
         ledger = pd.read_csv(client.download_artifacts(child.info.run_id, "trades.csv", folder))
         assert len(ledger) == child.data.metrics["n_trades"]
         assert set(ledger["reason"]) <= {"time", "stop", "decay", "end"}  # no gaps close-only
-        assert (pd.to_datetime(ledger["entry_date"]) >= pd.Timestamp("2012-01-01")).all()
+        assert (pd.to_datetime(ledger["entry_date"]) >= pd.Timestamp("2016-01-01")).all()
     html = Path(client.download_artifacts(run_id, "tearsheet.html", str(tmp_path))).read_text()
     for section in ("header", "rules", "headline", "stats", "ledger", "signal", "suite"):
         assert f'id="{section}"' in html, section
@@ -89,15 +89,29 @@ def test_bad_axis_value_is_a_config_error():
 
 
 def test_mlflow_run_entry_point(bundled_store, tmp_path, mlflow_project):
-    """The README's command: one cell (21-day hold, gate on), two random-entry draws."""
+    """The README's command: one cell (21-day hold, gate on), one random-entry draw."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    # An experiment whose artifacts live under tmp_path, not ./mlruns of the repository.
+    client.create_experiment("portfolio-e2e", artifact_location=(tmp_path / "art").as_uri())
     out, run_id = mlflow_project(
-        ["-e", "portfolio", "-P", "hold_days=21", "-P", "gate=true", "-P", "n_control=2"],
+        [
+            "-e",
+            "portfolio",
+            "--experiment-name",
+            "portfolio-e2e",
+            "-P",
+            "hold_days=21",
+            "-P",
+            "gate=true",
+            "-P",
+            "n_control=1",
+        ],
         {"POC_SNAPSHOT_DIR": str(bundled_store), "MLFLOW_TRACKING_URI": uri},
     )
     assert "trades, expectancy" in out and "random-entry bound" in out
-    client = MlflowClient(uri)
     parent = client.get_run(run_id)
     assert parent.data.params["hold_days"] == "21"
     assert parent.data.metrics["n_cells"] == 1
     assert parent.data.metrics["headline_n_trades"] > 100
+    assert (tmp_path / "art").is_dir()
