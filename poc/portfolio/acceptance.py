@@ -19,7 +19,7 @@ import pandas as pd
 
 from poc.portfolio.config import PortfolioConfig
 from poc.portfolio.simulate import Bars
-from poc.portfolio.stats import evaluate_book
+from poc.portfolio.stats import control_draws, evaluate_book
 
 PLANTED_LOADING = 0.08  # corr of a day's open-to-close shock with the signal of the day before
 SIGNAL_PERSISTENCE = 0.9  # AR(1) coefficient of the planted signal
@@ -90,8 +90,10 @@ def acceptance_table(
     rows = []
     for seed in seeds:
         market = planted_market(seed=seed, **market_kwargs)
+        # both signals cover every (day, name), so they share one random-entry control
+        control = control_draws(market.bars, market.planted, config, n_control, seed)
         for name, signal in (("planted", market.planted), ("noise", market.noise)):
-            ev = evaluate_book(market.bars, signal, config, n_control=n_control, seed=seed)
+            ev = evaluate_book(market.bars, signal, config, control=control)
             m = ev.metrics
             rows.append(
                 {
@@ -109,13 +111,15 @@ def acceptance_table(
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per signal: seeds, seeds with positive expectancy, seeds beating the control."""
+    """Per signal: seeds, seeds with positive expectancy, seeds beating the control, both."""
+    table = table.assign(both=(table["expectancy"] > 0) & table["beats_control"])
     grouped = table.groupby("signal", sort=False)
     return pd.DataFrame(
         {
             "seeds": grouped.size(),
             "positive_expectancy": grouped["expectancy"].apply(lambda x: int((x > 0).sum())),
             "beats_control": grouped["beats_control"].sum().astype(int),
+            "positive_and_beats": grouped["both"].sum().astype(int),
         }
     )
 

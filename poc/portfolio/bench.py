@@ -35,10 +35,16 @@ def best_ms(bars: Bars, signal, config, repeat: int) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--sizes", default=None, help="comma-separated NxT (default 20x8313,500x756,3000x2520)"
+    )
     args = parser.parse_args(argv)
+    sizes = SIZES
+    if args.sizes:
+        sizes = tuple(tuple(int(v) for v in s.split("x")) for s in args.sizes.split(","))
     config = dataclasses.replace(ACCEPTANCE_CONFIG, max_positions=20)
     print(f"{'securities x days':>18}  {'OHLC ms/book':>13}  {'close-only ms/book':>18}")
-    for n, t in SIZES:
+    for n, t in sizes:
         market = planted_market(n, t, seed=1)
         close_only = Bars(market.bars.dates, market.bars.close)
         ohlc = best_ms(market.bars, market.planted, config, args.repeat)

@@ -139,6 +139,35 @@ def beats(value: float, bound: float) -> bool:
     return bool(math.isfinite(value) and math.isfinite(bound) and value > bound)
 
 
+@dataclass(frozen=True)
+class ControlDraws:
+    """Statistics of the random-entry control's draws (see the module docstring)."""
+
+    stats: tuple[dict[str, float], ...]
+    expectancy: np.ndarray
+    nav: np.ndarray  # median over draws of NAV / initial cash, per day
+    seeds: tuple[int, ...]
+
+
+def control_draws(
+    bars: Bars, signal: np.ndarray, config: PortfolioConfig, n_control: int, seed: int
+) -> ControlDraws:
+    """Run ``n_control`` random-entry books on the support of ``signal`` (seeds ``seed*1000+k``).
+
+    The draws depend on the signal's support only (where it is finite), not its values, so
+    two signals with the same support share one control.
+    """
+    seeds = tuple(seed * 1000 + k for k in range(n_control))
+    stats, curves = [], []
+    for s in seeds:
+        draw = simulate(bars, random_scores(signal, s), config, use_decay=False)
+        stats.append({**trade_stats(draw.ledger), **book_stats(draw.daily)})
+        curves.append(draw.daily["nav"].to_numpy() / config.initial_cash)
+    expectancy = np.asarray([c["expectancy"] for c in stats], dtype=np.float64)
+    nav = np.median(np.vstack(curves), axis=0) if curves else np.full(bars.shape[0], np.nan)
+    return ControlDraws(tuple(stats), expectancy, nav, seeds)
+
+
 def evaluate_book(
     bars: Bars,
     signal: np.ndarray,
@@ -146,6 +175,7 @@ def evaluate_book(
     n_control: int = 10,
     seed: int = 0,
     benchmark_ret: np.ndarray | None = None,
+    control: ControlDraws | None = None,
 ) -> BookEvaluation:
     """Simulate the signal's book and ``n_control`` random-entry draws with the same rules.
 
@@ -154,21 +184,17 @@ def evaluate_book(
     benchmark_ret : numpy.ndarray, optional
         Daily benchmark returns on the bars' dates (buy and hold of it is the
         benchmark); NaN days count as 0.
+    control : ControlDraws, optional
+        Draws already run for a signal with the same support (``n_control`` and
+        ``seed`` are then ignored).
     """
     result = simulate(bars, signal, config)
     metrics = {**trade_stats(result.ledger), **book_stats(result.daily)}
-    seeds = tuple(seed * 1000 + k for k in range(n_control))
-    expectancy, curves, control = [], [], []
-    for s in seeds:
-        draw = simulate(bars, random_scores(signal, s), config, use_decay=False)
-        stats = {**trade_stats(draw.ledger), **book_stats(draw.daily)}
-        control.append(stats)
-        expectancy.append(stats["expectancy"])
-        curves.append(draw.daily["nav"].to_numpy() / config.initial_cash)
-    expectancy_arr = np.asarray(expectancy, dtype=np.float64)
-    bound = control_bound(expectancy_arr)
+    if control is None:
+        control = control_draws(bars, signal, config, n_control, seed)
+    bound = control_bound(control.expectancy)
     for key in ("expectancy", "mean_r", "hit_rate", "total_return", "sharpe", "n_trades"):
-        values = np.asarray([c[key] for c in control], dtype=np.float64)
+        values = np.asarray([c[key] for c in control.stats], dtype=np.float64)
         finite = values[np.isfinite(values)]
         metrics[f"control_{key}"] = float(np.median(finite)) if finite.size else np.nan
     metrics["control_bound"] = bound
@@ -179,7 +205,4 @@ def evaluate_book(
         metrics["benchmark_ann_ret"] = annual_return(bench)
         metrics["benchmark_sharpe"] = sharpe_ratio(bench)
         metrics["benchmark_max_dd"] = max_drawdown(bench)
-    control_nav = (
-        np.median(np.vstack(curves), axis=0) if curves else np.full(len(result.daily), np.nan)
-    )
-    return BookEvaluation(result, metrics, expectancy_arr, control_nav, seeds)
+    return BookEvaluation(result, metrics, control.expectancy, control.nav, control.seeds)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from poc.portfolio.acceptance import acceptance_table, summary
+from poc.portfolio import acceptance
 from poc.portfolio.stats import (
     beats,
     control_bound,
@@ -62,14 +64,24 @@ def test_random_scores_keep_the_support_and_the_seed():
     assert np.isnan(a[0, 1]) and np.isnan(a[1, 0]) and np.isfinite(a[0, 0])
 
 
-def test_planted_beats_the_control_and_noise_does_not():
-    """Acceptance: 20 seeds; planted >= 18 positive and beating the control, noise <= 4."""
-    table = acceptance_table(range(20), n_control=10)
-    counts = summary(table)
-    print(table.to_string(index=False))
-    print(counts.to_string())
-    planted, noise = counts.loc["planted"], counts.loc["noise"]
-    assert planted["seeds"] == 20 and noise["seeds"] == 20
-    both = table[table["signal"] == "planted"]
-    assert int(((both["expectancy"] > 0) & both["beats_control"]).sum()) >= 18
-    assert noise["beats_control"] <= 4
+def test_planted_beats_the_control_and_noise_does_not(capsys):
+    """Acceptance (``python -m poc.portfolio.acceptance``): 20 seeds, 10 random-entry draws;
+    planted: positive expectancy and beating the control in >= 18; noise beats it in <= 4."""
+    assert acceptance.main([]) == 0
+    out = capsys.readouterr().out
+    rows = {
+        m.group(1): [int(v) for v in m.group(2, 3, 4, 5)]
+        for m in re.finditer(r"^(planted|noise)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", out, re.M)
+    }
+    print(out)
+    seeds, _, _, planted_both = rows["planted"]
+    noise_seeds, _, noise_beats, _ = rows["noise"]
+    assert seeds == 20 and noise_seeds == 20
+    assert planted_both >= 18
+    assert noise_beats <= 4
+
+
+def test_bench_script_prints_a_row():
+    from poc.portfolio import bench
+
+    assert bench.main(["--sizes", "20x300", "--repeat", "1"]) == 0
