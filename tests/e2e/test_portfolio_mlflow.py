@@ -10,8 +10,6 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from poc.cli import main
-from poc.exceptions import ConfigError
-from poc.portfolio.suite import apply_portfolio_overrides, load_portfolio_spec
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,18 +72,6 @@ def test_cli_logs_children_with_ledgers_and_a_tearsheet(
         assert f'id="{section}"' in html, section
     assert "Close-only" in html and "Non-overlapping IC" in html
     assert html.count("<svg") >= 3
-
-
-def test_bad_axis_value_is_a_config_error():
-    spec = load_portfolio_spec(ROOT / "experiments" / "portfolio.yaml")
-    with pytest.raises(ConfigError, match=r"grid\.gate: cannot read 'maybe'"):
-        apply_portfolio_overrides(spec, {"gate": "maybe"})
-    with pytest.raises(ConfigError, match="max_positions must be a whole number >= 1"):
-        apply_portfolio_overrides(spec, {"max_positions": "0"})
-    with pytest.raises(ConfigError, match="unknown axis 'holding'"):
-        from poc.portfolio.suite import portfolio_spec_from_dict
-
-        portfolio_spec_from_dict({"signal": "builtin:high_52w", "grid": {"holding": [5]}})
 
 
 def test_mlflow_run_entry_point(bundled_store, tmp_path, mlflow_project):
