@@ -38,6 +38,8 @@ def test_cli_logs_children_with_ledgers_and_a_tearsheet(
                 "2016-01-01",
                 "--n-control",
                 "1",
+                "--hold-days",
+                "21",
             ]
         )
     finally:
@@ -56,7 +58,7 @@ def test_cli_logs_children_with_ledgers_and_a_tearsheet(
     children = client.search_runs(
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'"
     )
-    assert len(children) == 4  # hold_days x gate
+    assert len(children) == 2  # gate on and off (the spec's ablation axis)
     for child in children:
         assert child.info.status == "FINISHED"
         for key in ("n_trades", "expectancy", "mean_r", "control_bound", "beats_control"):
