@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from poc.allocation.feasibility import check_cells_feasible
 from poc.allocation.inputs import allocation_inputs, allocation_sectors
 from poc.allocation.runner import AllocationConfig, fit_model, model_key, run_allocation
 from poc.catalog import Snapshot
@@ -333,6 +334,8 @@ def run_allocation_suite(
     sectors = allocation_sectors(snapshot)
     varying = [axis for axis, values in spec.grid.items() if len(values) > 1]
     cells = [(cell_name(params, varying), params) for params in spec.cells()]
+    # Caps that cannot hold the invested fraction on this universe: refuse before any cell runs.
+    check_cells_feasible(((name, config_for(p)) for name, p in cells), prices.shape[1])
     headline = next(name for name, params in cells if params == spec.headline_cell())
     tasks = [
         (run_allocation_cell, (prices, benchmark, sectors, params, name)) for name, params in cells

@@ -3,7 +3,7 @@
 Commands::
 
     poc snapshot create --source bundled|synthetic|files [...]
-    poc snapshot list | show ID | verify ID
+    poc snapshot list | show ID | verify ID | gc [--dry-run]
     poc signal validate FILE --snapshot ID [--lag L]
 
 Every command exits 0 on success, 1 when the data or a request is bad (the
@@ -75,20 +75,40 @@ def _cmd_snapshot_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_snapshot_list(args: argparse.Namespace) -> int:
-    from poc.catalog import list_snapshots, open_snapshot
+    from poc.catalog import scan_store
 
     store = snapshot_store(args.store)
-    ids = list_snapshots(store)
-    if not ids:
+    entries = scan_store(store)
+    if not entries:
         print(f"no snapshots in {store}; create one with `poc snapshot create --source bundled`")
         return 0
     print(f"snapshots in {store}:")
-    for snapshot_id in ids:
-        m = open_snapshot(store, snapshot_id, verify=False).manifest
+    for entry in entries:
+        m = entry.manifest
+        if m is None:
+            # One damaged folder must not hide the others: list it, marked.
+            print(f"  {entry.snapshot_id:<28} DAMAGED   {entry.problem}")
+            continue
+        first, last = m["date_range"]
         print(
-            f"  {snapshot_id:<28} {m['source']:<9} {m['date_range'][0]}..{m['date_range'][1]} "
+            f"  {entry.snapshot_id:<28} {m['source']:<9} {first}..{last} "
             f"{m['counts']['securities']:>6} securities  digest {m['digest'][:12]}"
         )
+    return 0
+
+
+def _cmd_snapshot_gc(args: argparse.Namespace) -> int:
+    from poc.catalog import remove_stale_tmp_folders
+
+    store = snapshot_store(args.store)
+    stale = remove_stale_tmp_folders(store, dry_run=args.dry_run)
+    if not stale:
+        print(f"no stale temporary folders in {store}")
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {len(stale)} stale temporary folder(s) left by interrupted creations:")
+    for path in stale:
+        print(f"  {path}")
     return 0
 
 
@@ -551,6 +571,13 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("snapshot_id")
         _add_store(sub)
         sub.set_defaults(func=func)
+
+    gc = snap_cmds.add_parser(
+        "gc", help="remove temporary folders left by killed snapshot or cache creations"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    _add_store(gc)
+    gc.set_defaults(func=_cmd_snapshot_gc)
 
     sig = commands.add_parser("signal", help="validate signal files against the contract")
     sig_cmds = sig.add_subparsers(dest="signal_command", required=True)

@@ -70,3 +70,7 @@ class MissingDataError(PocError, ValueError):
 
 class RunNotFoundError(PocError, LookupError):
     """No MLflow run has the requested id in the tracking store (or the id is malformed)."""
+
+
+class SnapshotDamagedError(SnapshotError):
+    """A snapshot folder exists but its manifest is missing, unreadable or incomplete."""
