@@ -315,6 +315,8 @@ _ALLOCATION_OVERRIDES = (
 def _allocation_command(spec, snapshot_id: str) -> str:
     import shlex
 
+    from poc.experiment import DEFAULT_MAX_CELLS
+
     parts = ["mlflow", "run", ".", "-e", "allocate", "--env-manager", "local"]
     if spec.source_path:
         parts += ["-P", f"experiment={spec.source_path}"]
@@ -322,6 +324,12 @@ def _allocation_command(spec, snapshot_id: str) -> str:
     for axis, values in spec.grid.items():
         if axis in _ALLOCATION_OVERRIDES:
             parts += ["-P", f"{axis}={','.join(str(v) for v in values)}"]
+    # Every -P here must be a parameter of MLproject's `allocate` entry (a test runs it).
+    for key in ("start", "end"):
+        if getattr(spec, key):
+            parts += ["-P", f"{key}={getattr(spec, key)}"]
+    if spec.max_cells != DEFAULT_MAX_CELLS:
+        parts += ["-P", f"max_cells={spec.max_cells}"]
     return shlex.join(parts)
 
 

@@ -420,6 +420,8 @@ def reproduce_command(spec: ExperimentSpec, snapshot_id: str) -> str:
         "weight": _axis_text("weight", spec.grid["weight"]),
         "fractile": _axis_text("fractile", spec.grid["fractile"]),
         "tc_bps": _axis_text("tc_bps", spec.grid["tc_bps"]),
+        "tc_model": _axis_text("tc_model", spec.grid["tc_model"]),
+        "mincos": _axis_text("mincos", spec.grid["mincos"]),
         "rebalance": _axis_text("rebalance", spec.grid["rebalance"]),
         "baselines": str(spec.baselines).lower(),
     }
@@ -427,6 +429,8 @@ def reproduce_command(spec: ExperimentSpec, snapshot_id: str) -> str:
         params["start"] = spec.start
     if spec.end:
         params["end"] = spec.end
+    if spec.max_cells != DEFAULT_MAX_CELLS:
+        params["max_cells"] = str(spec.max_cells)
     for key, value in params.items():
         parts += ["-P", f"{key}={value}"]
     return shlex.join(parts)
