@@ -3,7 +3,7 @@
 Commands::
 
     poc snapshot create --source bundled|synthetic|files [...]
-    poc snapshot list | show ID | verify ID
+    poc snapshot list | show ID | verify ID | gc [--dry-run]
     poc signal validate FILE --snapshot ID [--lag L]
 
 Every command exits 0 on success, 1 when the data or a request is bad (the
@@ -75,20 +75,40 @@ def _cmd_snapshot_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_snapshot_list(args: argparse.Namespace) -> int:
-    from poc.catalog import list_snapshots, open_snapshot
+    from poc.catalog import scan_store
 
     store = snapshot_store(args.store)
-    ids = list_snapshots(store)
-    if not ids:
+    entries = scan_store(store)
+    if not entries:
         print(f"no snapshots in {store}; create one with `poc snapshot create --source bundled`")
         return 0
     print(f"snapshots in {store}:")
-    for snapshot_id in ids:
-        m = open_snapshot(store, snapshot_id, verify=False).manifest
+    for entry in entries:
+        m = entry.manifest
+        if m is None:
+            # One damaged folder must not hide the others: list it, marked.
+            print(f"  {entry.snapshot_id:<28} DAMAGED   {entry.problem}")
+            continue
+        first, last = m["date_range"]
         print(
-            f"  {snapshot_id:<28} {m['source']:<9} {m['date_range'][0]}..{m['date_range'][1]} "
+            f"  {entry.snapshot_id:<28} {m['source']:<9} {first}..{last} "
             f"{m['counts']['securities']:>6} securities  digest {m['digest'][:12]}"
         )
+    return 0
+
+
+def _cmd_snapshot_gc(args: argparse.Namespace) -> int:
+    from poc.catalog import remove_stale_tmp_folders
+
+    store = snapshot_store(args.store)
+    stale = remove_stale_tmp_folders(store, dry_run=args.dry_run)
+    if not stale:
+        print(f"no stale temporary folders in {store}")
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {len(stale)} stale temporary folder(s) left by interrupted creations:")
+    for path in stale:
+        print(f"  {path}")
     return 0
 
 
@@ -123,17 +143,39 @@ def _cmd_snapshot_verify(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------
 
 
+def _check_lag(lag: int) -> None:
+    from poc.exceptions import ConfigError
+
+    if lag < 0:
+        raise ConfigError(
+            f"--lag must be 0 or more trading days, got {lag}; 0 trades the day after the "
+            "signal is usable"
+        )
+
+
+def _check_nan_budget(budget: float) -> None:
+    from poc.exceptions import ConfigError
+
+    if not 0 <= budget <= 1:
+        hint = f"; for {budget:g}% pass {budget / 100:g}" if 1 < budget <= 100 else ""
+        raise ConfigError(
+            f"--nan-budget is a share between 0 and 1 (0.05 means 5%), got {budget:g}{hint}"
+        )
+
+
 def _cmd_signal_validate(args: argparse.Namespace) -> int:
     from poc.catalog import ensure_default_snapshot, open_snapshot
     from poc.contract import align_signal, read_signal, validate_signal
 
+    _check_lag(args.lag)
+    _check_nan_budget(args.nan_budget)
     store = snapshot_store(args.store)
     snapshot = (
         ensure_default_snapshot(store)
         if args.snapshot is None
         else open_snapshot(store, args.snapshot)
     )
-    frame = read_signal(args.file, allow_pickle=args.allow_pickle)
+    frame = read_signal(args.file, allow_pickle=args.allow_pickle, pickle_flag="--allow-pickle")
     calendar = snapshot.calendar()
     report = validate_signal(frame, calendar, snapshot.security_ids(), args.nan_budget)
     print(f"signal {args.file}: {report.n_rows:,} rows, snapshot {snapshot.snapshot_id!r}")
@@ -178,6 +220,7 @@ _OVERRIDES = (
     "n_jobs",
     "baselines",
     "backend",
+    "max_cells",
 )
 
 
@@ -265,11 +308,14 @@ _ALLOCATION_OVERRIDES = (
     "start",
     "end",
     "n_jobs",
+    "max_cells",
 )
 
 
 def _allocation_command(spec, snapshot_id: str) -> str:
     import shlex
+
+    from poc.experiment import DEFAULT_MAX_CELLS
 
     parts = ["mlflow", "run", ".", "-e", "allocate", "--env-manager", "local"]
     if spec.source_path:
@@ -278,6 +324,12 @@ def _allocation_command(spec, snapshot_id: str) -> str:
     for axis, values in spec.grid.items():
         if axis in _ALLOCATION_OVERRIDES:
             parts += ["-P", f"{axis}={','.join(str(v) for v in values)}"]
+    # Every -P here must be a parameter of MLproject's `allocate` entry (a test runs it).
+    for key in ("start", "end"):
+        if getattr(spec, key):
+            parts += ["-P", f"{key}={getattr(spec, key)}"]
+    if spec.max_cells != DEFAULT_MAX_CELLS:
+        parts += ["-P", f"max_cells={spec.max_cells}"]
     return shlex.join(parts)
 
 
@@ -402,7 +454,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.signal.startswith("builtin:"):
         frame = load_builtin(snapshot, args.signal.split(":", 1)[1])
     else:
-        frame = read_signal(args.signal, allow_pickle=args.allow_pickle)
+        frame = read_signal(
+            args.signal, allow_pickle=args.allow_pickle, pickle_flag="--allow-pickle"
+        )
     panel = load_panel(snapshot)
     clean = check_signal(frame, panel.dates, panel.security_ids)
     started = time.perf_counter()
@@ -526,13 +580,25 @@ def build_parser() -> argparse.ArgumentParser:
         _add_store(sub)
         sub.set_defaults(func=func)
 
+    gc = snap_cmds.add_parser(
+        "gc", help="remove temporary folders left by killed snapshot or cache creations"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    _add_store(gc)
+    gc.set_defaults(func=_cmd_snapshot_gc)
+
     sig = commands.add_parser("signal", help="validate signal files against the contract")
     sig_cmds = sig.add_subparsers(dest="signal_command", required=True)
     val = sig_cmds.add_parser("validate", help="validate a signal file against a snapshot")
     val.add_argument("file", help="signal table (.csv or .parquet)")
     val.add_argument("--snapshot", default=None, help="snapshot id (default: the bundled one)")
     val.add_argument("--lag", type=int, default=0, help="lag in trading days (default 0)")
-    val.add_argument("--nan-budget", type=float, default=0.05, help="max share of NaN signals")
+    val.add_argument(
+        "--nan-budget",
+        type=float,
+        default=0.05,
+        help="max share of NaN signals, between 0 and 1 (default 0.05 = 5%%)",
+    )
     val.add_argument(
         "--allow-pickle", action="store_true", help="read a pickle file (runs code from the file)"
     )
@@ -563,6 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--baselines", default=None, help="true or false")
     run.add_argument("--backend", default=None, help="joblib backend (loky, threading, dask...)")
+    run.add_argument(
+        "--max-cells", dest="max_cells", default=None, help="refuse larger grids (default 5000)"
+    )
     _add_store(run)
     run.set_defaults(func=_cmd_run)
 
@@ -576,7 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest=key,
             default=None,
             help="comma-separated grid values"
-            if key not in ("snapshot", "start", "end", "n_jobs")
+            if key not in ("snapshot", "start", "end", "n_jobs", "max_cells")
             else None,
         )
     _add_store(alloc)
@@ -633,9 +702,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except PocError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:
+        return _report_failure(exc)
+
+
+def _report_failure(exc: BaseException) -> int:
+    """The command line's one error boundary: one ``error: what ; fix`` line and an exit code.
+
+    ``POC_DEBUG=1`` also prints the traceback. A closed pipe (``poc snapshot
+    list | head``) ends quietly with 141.
+    """
+    import traceback
+
+    from poc.failures import EXIT_BROKEN_PIPE, format_failure
+
+    line, code = format_failure(exc)
+    if code == EXIT_BROKEN_PIPE:
+        _silence_stdout()
+        return code
+    if os.environ.get("POC_DEBUG", "").strip() not in ("", "0"):
+        traceback.print_exception(exc, file=sys.stderr)
+    print(line, file=sys.stderr, flush=True)
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # in-process callers (tests) have no real file descriptor; nothing to do
 
 
 if __name__ == "__main__":

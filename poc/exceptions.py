@@ -66,3 +66,11 @@ class ConfigError(PocError, ValueError):
 
 class MissingDataError(PocError, ValueError):
     """A computation needs data the snapshot does not have (e.g. open prices)."""
+
+
+class RunNotFoundError(PocError, LookupError):
+    """No MLflow run has the requested id in the tracking store (or the id is malformed)."""
+
+
+class SnapshotDamagedError(SnapshotError):
+    """A snapshot folder exists but its manifest is missing, unreadable or incomplete."""

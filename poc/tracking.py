@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -227,9 +228,32 @@ def tearsheet_link(run_id: str, artifact: str = "tearsheet.html") -> str:
     return str(Path(artifact_uri) / artifact)
 
 
+def get_existing_run(run_id: str):
+    """The MLflow run ``run_id``; a RunNotFoundError naming the store when absent or malformed."""
+    from mlflow.exceptions import MlflowException
+
+    from poc.exceptions import RunNotFoundError
+
+    text = str(run_id).strip()
+    if not re.fullmatch(r"[0-9a-f]{32}", text):
+        raise RunNotFoundError(
+            f"{run_id!r} is not an MLflow run id (32 hexadecimal characters, as printed after "
+            "`parent run:`); copy the id from the run's output or the MLflow UI"
+        )
+    try:
+        return MlflowClient().get_run(text)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise
+        raise RunNotFoundError(
+            f"no run {text} in the tracking store {mlflow.get_tracking_uri()}; check "
+            "MLFLOW_TRACKING_URI points at the store the suite logged to"
+        ) from None
+
+
 def describe_run(run_id: str) -> dict[str, object]:
     """Tags, metrics and status of a run (for ``poc tearsheet link``)."""
-    run = MlflowClient().get_run(run_id)
+    run = get_existing_run(run_id)
     return {
         "status": run.info.status,
         "tags": dict(run.data.tags),
