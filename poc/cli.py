@@ -210,13 +210,81 @@ def _print_progress(done: int, total: int, result) -> None:
     print(f"  [{done:>3}/{total}] {label:<40} {detail}  ({result.seconds:.2f}s)", flush=True)
 
 
+RESULTS_ENV = "POC_RESULTS_DIR"
+
+
+def _results_dir(suite_name: str) -> Path:
+    """Where results go when the tracking store fails: ``$POC_RESULTS_DIR`` (default
+    ``./poc-results``) / ``<suite>-<UTC timestamp>``."""
+    import re
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", suite_name).strip("_") or "suite"
+    return Path(os.environ.get(RESULTS_ENV) or "poc-results").resolve() / f"{safe}-{stamp}"
+
+
+def _check_store() -> None:
+    # Before anything imports mlflow (whose client retries a dead server for minutes).
+    from poc.store_check import URI_ENV, check_tracking_store
+
+    check_tracking_store(os.environ.get(URI_ENV))
+
+
+def _resume_command(
+    args: argparse.Namespace, keys: Sequence[str], command: str, run_id: str
+) -> str:
+    """The command that resumes ``run_id``: this one with ``--resume`` (or ``-P resume=``)."""
+    import shlex
+
+    if os.environ.get("MLFLOW_RUN_ID"):
+        return f"{command} -P resume={run_id}"
+    parts = ["poc", args.command, "--experiment", args.experiment]
+    for key in keys:
+        value = getattr(args, key, None)
+        if value not in (None, ""):
+            parts += [f"--{key.replace('_', '-')}", str(value)]
+    if getattr(args, "store", None):
+        parts += ["--store", args.store]
+    return shlex.join([*parts, "--resume", run_id])
+
+
+def _interrupted(exc: BaseException, parent: str | None, resume_command: str) -> int:
+    """One line, no traceback, for Ctrl-C / SIGTERM; the exit code says which signal."""
+    from poc import interrupts, lifecycle
+
+    attached = os.environ.get("MLFLOW_RUN_ID") or None
+    run_id = parent or attached
+    if run_id:
+        from poc import tracking
+
+        # Ends the `mlflow run` run when the interruption came before the suite opened it
+        # (a no-op status change otherwise: the suite already ended its runs KILLED).
+        if parent is None:
+            lifecycle.end_quietly(tracking.end_run, run_id, lifecycle.KILLED)
+        signame = str(exc.args[0]) if exc.args else "SIGINT"
+        lifecycle.end_quietly(
+            lambda rid, _status: tracking.set_tags(rid, {"poc.interrupted": signame}),
+            run_id,
+            lifecycle.KILLED,
+        )
+        print(
+            f"interrupted: parent run {run_id} ended KILLED; resume with: {resume_command}",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print("interrupted before any run was opened; nothing was logged", file=sys.stderr)
+    return interrupts.exit_code(exc)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from poc import interrupts
     from poc.catalog import ensure_snapshot
     from poc.experiment import apply_overrides, load_spec, reproduce_command
-    from poc.runner import run_experiment
     from poc.suite import check_backend
 
     started = time.perf_counter()
+    _check_store()
     spec = load_spec(args.experiment)
     spec = apply_overrides(spec, {key: getattr(args, key) for key in _OVERRIDES})
     check_backend(spec.backend)
@@ -229,14 +297,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
         + f", n_jobs={spec.n_jobs}",
         flush=True,
     )
-    outcome = run_experiment(
-        spec,
-        snapshot,
-        command=reproduce_command(spec, snapshot.snapshot_id),
-        git_commit=_git_commit(),
-        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
-        progress=_print_progress,
-    )
+    command = reproduce_command(spec, snapshot.snapshot_id)
+    state: dict[str, str] = {}
+
+    def notify(line: str) -> None:
+        if line.startswith("parent run: "):
+            state["parent"] = line.split(": ", 1)[1]
+        print(line, flush=True)
+
+    try:
+        with interrupts.handling_interrupts():
+            from poc.runner import run_experiment
+
+            outcome = run_experiment(
+                spec,
+                snapshot,
+                command=command,
+                git_commit=_git_commit(),
+                attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+                progress=_print_progress,
+                resume_from=args.resume or None,
+                notify=notify,
+                results_dir=_results_dir(spec.name),
+            )
+    except KeyboardInterrupt as exc:
+        parent = state.get("parent")
+        return _interrupted(exc, parent, _resume_command(args, _OVERRIDES, command, parent or ""))
     result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
@@ -563,6 +649,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--baselines", default=None, help="true or false")
     run.add_argument("--backend", default=None, help="joblib backend (loky, threading, dask...)")
+    run.add_argument(
+        "--resume",
+        default=None,
+        metavar="PARENT_RUN_ID",
+        help="resume an interrupted suite: reuse its finished cells, compute the rest",
+    )
     _add_store(run)
     run.set_defaults(func=_cmd_run)
 

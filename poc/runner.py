@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poc import tearsheet, tracking
+from poc import interrupts, lifecycle, resume, tearsheet, tracking
 from poc.catalog import Snapshot
+from poc.exceptions import PocError
 from poc.experiment import ExperimentSpec
-from poc.suite import ProgressFn, SuiteResult, run_suite
+from poc.suite import CellResult, ProgressFn, SuiteResult, _cells_to_run, run_suite
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,92 @@ def _log_parent_artifacts(
         tracking.log_artifacts(run, paths)
 
 
+def _child_tags(result_kind: str, name: str, headline: str) -> dict[str, str]:
+    return {"kind": result_kind, "headline": str(result_kind == "cell" and name == headline)}
+
+
+def _log_cell(
+    run: tracking.ParentRun,
+    c: CellResult,
+    headline: str,
+    digests: dict[str, str] | None = None,
+) -> str:
+    """One child run for a cell or baseline; with ``digests`` also its ``cell.zip`` (resume)."""
+    tags = _child_tags(c.kind, c.name, headline)
+    artifacts: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="poc-cell-") as tmp:
+        if digests is not None:
+            tags.update({resume.CELL_TAG: c.name, **digests})
+            if c.ok:
+                artifacts = [resume.pack_cell(c, Path(tmp))]
+                tags["poc.cell_artifact"] = resume.CELL_ARTIFACT
+        return tracking.log_child(
+            run,
+            name=c.name if c.kind == "cell" else f"baseline:{c.name}",
+            params={**c.params, "kind": c.kind},
+            metrics=c.metrics,
+            tags=tags,
+            history=_cell_history(c),
+            error=c.error,
+            artifacts=artifacts,
+        )
+
+
+def _finish_suite(
+    run: tracking.ParentRun,
+    result: SuiteResult,
+    snapshot: Snapshot,
+    command: str,
+    git_commit: str | None,
+) -> str:
+    """Datasets, parent tags and metrics, tear sheet and artifacts; returns the link."""
+    spec = result.spec
+    _log_snapshot_input(run, snapshot)
+    tracking.log_dataset(
+        run,
+        name=result.signal_name,
+        preview=pd.DataFrame(
+            {
+                "signal": [result.signal_source],
+                "rows": [result.signal_rows],
+                "first": [result.date_range[0]],
+                "last": [result.date_range[1]],
+            }
+        ),
+        digest=result.signal_digest,
+        source=result.signal_source,
+        context="signal",
+    )
+    tracking.log_parent(
+        run,
+        tags=parent_tags(result, snapshot),
+        metrics=parent_metrics(result),
+        params={"experiment": spec.source_path or spec.name, "signal": spec.signal},
+    )
+    _log_parent_artifacts(
+        run,
+        render_suite(result, run.run_id, command, git_commit),
+        summary_frame(result),
+        daily_frame(result),
+        config_document(result, command, git_commit),
+    )
+    return tracking.tearsheet_link(run.run_id)
+
+
+def render_suite(result: SuiteResult, run_id: str, command: str, git_commit: str | None) -> str:
+    """The suite's tear sheet HTML."""
+    context = tearsheet.suite_context(
+        result,
+        {
+            "run_id": run_id,
+            "experiment": result.spec.name,
+            "git_commit": git_commit or "",
+            "command": command,
+        },
+    )
+    return tearsheet.render("suite.html.j2", context)
+
+
 def log_suite(
     result: SuiteResult,
     snapshot: Snapshot,
@@ -173,63 +261,118 @@ def log_suite(
     git_commit: str | None,
     attach_run_id: str | None,
 ) -> RunOutcome:
-    """Log a computed suite to MLflow with its tear sheet; returns ids and the link."""
+    """Log an already computed suite to MLflow with its tear sheet; returns ids and the link."""
     spec = result.spec
     with tracking.parent_run(spec.name, f"{result.signal_name} suite", attach_run_id) as run:
-        _log_snapshot_input(run, snapshot)
-        tracking.log_dataset(
-            run,
-            name=result.signal_name,
-            preview=pd.DataFrame(
-                {
-                    "signal": [result.signal_source],
-                    "rows": [result.signal_rows],
-                    "first": [result.date_range[0]],
-                    "last": [result.date_range[1]],
-                }
-            ),
-            digest=result.signal_digest,
-            source=result.signal_source,
-            context="signal",
-        )
-        for c in result.cells:
-            tracking.log_child(
-                run,
-                name=c.name if c.kind == "cell" else f"baseline:{c.name}",
-                params={**c.params, "kind": c.kind},
-                metrics=c.metrics,
-                tags={
-                    "kind": c.kind,
-                    "headline": str(c.kind == "cell" and c.name == result.headline),
-                },
-                history=_cell_history(c),
-                error=c.error,
-            )
-        tracking.log_parent(
-            run,
-            tags=parent_tags(result, snapshot),
-            metrics=parent_metrics(result),
-            params={"experiment": spec.source_path or spec.name, "signal": spec.signal},
-        )
-        context = tearsheet.suite_context(
-            result,
-            {
-                "run_id": run.run_id,
-                "experiment": spec.name,
-                "git_commit": git_commit or "",
-                "command": command,
-            },
-        )
-        _log_parent_artifacts(
-            run,
-            tearsheet.render("suite.html.j2", context),
-            summary_frame(result),
-            daily_frame(result),
-            config_document(result, command, git_commit),
-        )
-        link = tracking.tearsheet_link(run.run_id)
+        with lifecycle.closing_run(run.run_id, tracking.end_run):
+            for c in result.cells:
+                _log_cell(run, c, result.headline)
+            link = _finish_suite(run, result, snapshot, command, git_commit)
     v = result.verdict
     return RunOutcome(run.run_id, run.experiment_id, v.color, v.grade, v.score, link, result)
+
+
+# --------------------------------------------------------------------------
+# Running a suite: parent first, children logged as cells finish, resumable
+# --------------------------------------------------------------------------
+
+Notify = Callable[[str], None]
+
+
+class StoreFailedError(PocError, OSError):
+    """The tracking store failed after the suite was computed; results were saved locally."""
+
+
+def write_local_results(
+    result: SuiteResult, folder: Path, command: str, git_commit: str | None, run_id: str
+) -> Path:
+    """Save the tear sheet, summary.csv, daily.parquet and config.json in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    html = render_suite(result, run_id, command, git_commit)
+    tearsheet.write_html(html, folder / "tearsheet.html")
+    summary_frame(result).to_csv(folder / "summary.csv", index=False)
+    daily_frame(result).to_parquet(folder / "daily.parquet", index=False)
+    config = config_document(result, command, git_commit)
+    (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    return folder
+
+
+class _ChildLogger:
+    """Progress callback that logs each cell as a child run as soon as it finishes.
+
+    A store error stops the logging (the suite still computes, see
+    :func:`run_experiment`) instead of aborting minutes of work.
+    """
+
+    def __init__(self, run, headline, snapshot_digest, progress, notify):
+        self.run = run
+        self.headline = headline
+        self.digests = {resume.SNAPSHOT_TAG: snapshot_digest}
+        self.progress = progress
+        self.notify = notify
+        self.error: Exception | None = None
+
+    def set_signal_digest(self, digest: str) -> None:
+        self.digests[resume.SIGNAL_TAG] = digest
+
+    def __call__(self, done: int, total: int, cell: CellResult) -> None:
+        if self.error is None:
+            try:
+                _log_cell(self.run, cell, self.headline, self.digests)
+            except Exception as exc:
+                self.error = exc
+                self.notify(f"  logging stopped, the tracking store failed: {exc}")
+        if self.progress is not None:
+            self.progress(done, total, cell)
+        if done == 1:
+            interrupts.pause_for_test("compute")
+
+
+def _reuse_cells(
+    old: dict[str, Any],
+    run: tracking.ParentRun,
+    wanted: dict[tuple[str, str], dict[str, Any]],
+    snapshot_digest: str,
+    signal_digest: str | None,
+    notify: Notify,
+) -> dict[tuple[str, str], CellResult]:
+    """Apply a resume plan: close stale runs, move reused children, rebuild their cells."""
+    children = tracking.child_runs(old["run_id"], old["experiment_id"])
+    plan = resume.plan_resume(old, children, wanted, snapshot_digest, signal_digest)
+    for run_id in plan.stale:
+        lifecycle.end_quietly(tracking.end_run, run_id, lifecycle.KILLED)
+    for run_id in plan.replaced:
+        tracking.set_tags(run_id, {"poc.replaced_by": run.run_id})
+    tracking.set_tags(old["run_id"], {"poc.resumed_by": run.run_id})
+    cells: dict[tuple[str, str], CellResult] = {}
+    with tempfile.TemporaryDirectory(prefix="poc-resume-") as tmp:
+        for key, child_id in plan.reuse.items():
+            path = tracking.download_artifact(child_id, resume.CELL_ARTIFACT, Path(tmp) / child_id)
+            cells[key] = resume.unpack_cell(path, wanted[key])
+            tracking.set_tags(
+                child_id, {"mlflow.parentRunId": run.run_id, "poc.resumed_from": old["run_id"]}
+            )
+    notify(
+        f"resuming {old['run_id']}: reusing {len(cells)} of {len(wanted)} cells, "
+        f"computing {len(wanted) - len(cells)}; "
+        f"{len(plan.stale)} stale RUNNING run(s) closed KILLED"
+    )
+    return cells
+
+
+def open_resume(resume_from: str | None, kind: str) -> dict[str, Any] | None:
+    """The run summary of the suite to resume (checked), or None."""
+    if not resume_from:
+        return None
+    try:
+        old = tracking.run_summary(resume_from)
+    except Exception as exc:
+        raise resume.ResumeError(
+            f"--resume {resume_from}: no such run in the tracking store ({exc}); pass the "
+            "parent run id that `poc run` printed"
+        ) from None
+    resume.check_resumable(old, kind)
+    return old
 
 
 def run_experiment(
@@ -239,10 +382,87 @@ def run_experiment(
     git_commit: str | None = None,
     attach_run_id: str | None = None,
     progress: ProgressFn | None = None,
+    resume_from: str | None = None,
+    notify: Notify | None = None,
+    results_dir: Path | None = None,
 ) -> RunOutcome:
-    """Compute the suite, then log it with its tear sheet."""
-    result = run_suite(spec, snapshot, progress=progress)
-    return log_suite(result, snapshot, command, git_commit, attach_run_id)
+    """Run a suite: open the parent run, compute and log each cell as it finishes, then
+    log the evaluation, verdict and tear sheet.
+
+    Parameters
+    ----------
+    resume_from : str, optional
+        Parent run id of an interrupted suite: its finished, matching cells are
+        reused (:mod:`poc.resume`) and the new parent logs into its experiment.
+    notify : callable, optional
+        Receives one-line status messages (the parent run id first).
+    results_dir : Path, optional
+        Where to save the results when the tracking store fails after the suite
+        was computed (:class:`StoreFailedError` names it). Without it the store's
+        error is raised.
+
+    The parent and every child end FINISHED, FAILED or KILLED (Ctrl-C, SIGTERM),
+    never RUNNING (:mod:`poc.lifecycle`).
+    """
+    say = notify or (lambda line: None)
+    old = open_resume(resume_from, "signal_suite")
+    experiment = tracking.experiment_name(old["experiment_id"]) if old else spec.name
+    headline = headline_cell_name(spec)
+    computed: dict[str, Any] = {}
+    try:
+        with tracking.parent_run(experiment, f"{spec.display_name} suite", attach_run_id) as run:
+            with lifecycle.closing_run(run.run_id, tracking.end_run):
+                computed["run_id"] = run.run_id
+                if old and run.experiment_id != old["experiment_id"]:
+                    raise resume.ResumeError(
+                        f"--resume {old['run_id']}: that suite is in experiment "
+                        f"{old['experiment_id']}, this run in {run.experiment_id}; run with "
+                        f"--experiment-id {old['experiment_id']}"
+                    )
+                tracking.set_tags(
+                    run.run_id,
+                    {
+                        "kind": "signal_suite",
+                        "snapshot_id": snapshot.snapshot_id,
+                        "snapshot_digest": snapshot.digest,
+                        **({"poc.resumed_from": old["run_id"]} if old else {}),
+                    },
+                )
+                say(f"parent run: {run.run_id}")
+                logger = _ChildLogger(run, headline, snapshot.digest, progress, say)
+
+                def before_cells(signal_digest, wanted):
+                    logger.set_signal_digest(signal_digest)
+                    if old is None:
+                        return {}
+                    return _reuse_cells(old, run, wanted, snapshot.digest, signal_digest, say)
+
+                result = run_suite(spec, snapshot, progress=logger, before_cells=before_cells)
+                computed["result"] = result
+                if logger.error is not None:
+                    raise logger.error
+                interrupts.pause_for_test("logging")
+                say("logging the suite: evaluation, verdict, tear sheet ...")
+                link = _finish_suite(run, result, snapshot, command, git_commit)
+    except Exception as exc:
+        if isinstance(exc, PocError) or "result" not in computed or results_dir is None:
+            raise
+        folder = write_local_results(
+            computed["result"], results_dir, command, git_commit, computed["run_id"]
+        )
+        raise StoreFailedError(
+            f"the tracking store failed after the suite was computed ({type(exc).__name__}: "
+            f"{str(exc)[:300]}); nothing is lost: tear sheet, summary.csv and daily.parquet "
+            f"are in {folder}"
+        ) from exc
+    v = result.verdict
+    return RunOutcome(run.run_id, run.experiment_id, v.color, v.grade, v.score, link, result)
+
+
+def headline_cell_name(spec: ExperimentSpec) -> str:
+    """The name of the spec's headline cell (as :func:`poc.suite.run_suite` names it)."""
+    base = spec.headline_cell()
+    return next(name for name, params in _cells_to_run(spec) if params == base)
 
 
 # --------------------------------------------------------------------------

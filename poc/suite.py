@@ -328,6 +328,7 @@ def run_suite(
     snapshot: Snapshot,
     progress: ProgressFn | None = None,
     allow_pickle: bool = False,
+    before_cells: Callable[[str, dict], dict[tuple[str, str], CellResult]] | None = None,
 ) -> SuiteResult:
     """Run an experiment: every grid cell and baseline, the evaluation and the verdict.
 
@@ -337,7 +338,12 @@ def run_suite(
     snapshot : Snapshot
         Already opened (and verified) by the caller.
     progress : callable, optional
-        Called as ``progress(done, total, cell_result)`` after each cell.
+        Called as ``progress(done, total, cell_result)`` after each computed cell.
+    before_cells : callable, optional
+        Called as ``before_cells(signal_digest, wanted)`` (``wanted``: every cell's
+        params by ``(name, kind)``) once the signal is checked and before any cell
+        runs; returns already-finished cells by ``(name, kind)``,
+        which are reused instead of recomputed (``poc run --resume``).
 
     Raises
     ------
@@ -379,7 +385,14 @@ def run_suite(
         (run_cell, (panel, matrix, base, name, "baseline"))
         for name, matrix in baseline_signals.items()
     ]
-    results = run_cells(tasks, spec.n_jobs, spec.backend, progress)
+    signal_digest = table_digest(clean)
+    # A resumed suite hands back the cells an earlier run already finished (poc.resume).
+    keys = [(args[3], args[4]) for _, args in tasks]
+    wanted = {key: args[2] for key, (_, args) in zip(keys, tasks, strict=True)}
+    reused = before_cells(signal_digest, wanted) if before_cells is not None else {}
+    todo = [task for task, key in zip(tasks, keys, strict=True) if key not in reused]
+    computed = {(r.name, r.kind): r for r in run_cells(todo, spec.n_jobs, spec.backend, progress)}
+    results = [reused.get(key) or computed[key] for key in keys]
 
     headline = next(r for r in results if r.name == headline_name and r.kind == "cell")
     for r in results:
@@ -399,7 +412,7 @@ def run_suite(
         spec=spec,
         signal_name=spec.display_name,
         signal_source=spec.signal,
-        signal_digest=table_digest(clean),
+        signal_digest=signal_digest,
         signal_rows=len(clean),
         snapshot_id=snapshot.snapshot_id,
         snapshot_digest=snapshot.digest,
