@@ -66,3 +66,7 @@ class ConfigError(PocError, ValueError):
 
 class MissingDataError(PocError, ValueError):
     """A computation needs data the snapshot does not have (e.g. open prices)."""
+
+
+class NoTradesError(PocError, ValueError):
+    """A backtest cell never held a position, so it has no performance to grade."""

@@ -25,7 +25,7 @@ from poc import evaluation
 from poc.catalog import Snapshot
 from poc.contract import align_signal, check_signal, read_signal
 from poc.engine import BacktestConfig, run_backtest
-from poc.exceptions import ConfigError
+from poc.exceptions import ConfigError, NoTradesError
 from poc.experiment import ExperimentSpec
 from poc.metrics import sharpe_ratio
 from poc.panel import Panel, load_panel, signal_matrix
@@ -165,13 +165,46 @@ def _cell_metrics(result) -> dict[str, float]:
     return metrics
 
 
+def no_trades_reason(counts: dict[str, int], daily: pd.DataFrame, params: dict[str, Any]) -> str:
+    """Why a backtest never held a position, or ``""`` when it traded.
+
+    A cell without a single day of positions has only NaN performance (Sharpe,
+    returns, turnover); grading it would score the suite on everything but
+    performance, so it is a FAILED cell instead.
+    """
+    turnover = daily["turnover"].to_numpy(dtype=float) if len(daily) else np.zeros(0)
+    if counts.get("days", 0) and np.nansum(np.abs(turnover)) > 0:
+        return ""
+    total = counts.get("signal_values", 0)
+    if total and counts.get("beyond_calendar", 0) == total:
+        return (
+            f"never traded: lag {params.get('lag')} pushes all {total:,} signal values past the "
+            "end of the snapshot's calendar; use a smaller lag"
+        )
+    fractile = params.get("fractile")
+    if isinstance(fractile, tuple | list):
+        fractile = ",".join(f"{v:g}" for v in fractile)
+    return (
+        f"never traded: no day had a position ({counts.get('used', 0):,} of {total:,} signal "
+        f"values used; fractile {fractile}, mincos {params.get('mincos')}); "
+        "widen the fractile (e.g. 10,90), lower mincos or check the signal's dates"
+    )
+
+
 def run_cell(
     panel: Panel, signal: np.ndarray, params: dict[str, Any], name: str, kind: str
 ) -> CellResult:
-    """Backtest one cell; never raises (a failure becomes a FAILED result with the error)."""
+    """Backtest one cell; never raises (a failure becomes a FAILED result with the error).
+
+    A cell that never held a position is FAILED with a :class:`NoTradesError`
+    message (see :func:`no_trades_reason`).
+    """
     started = time.perf_counter()
     try:
         result = run_backtest(panel, signal, config_for(params))
+        reason = no_trades_reason(result.counts, result.daily, params)
+        if reason:
+            raise NoTradesError(reason)
         return CellResult(
             name=name,
             kind=kind,
