@@ -368,16 +368,13 @@ def _allocation_command(spec, snapshot_id: str) -> str:
 
 
 def _cmd_allocate(args: argparse.Namespace) -> int:
-    from poc.allocation_suite import (
-        apply_allocation_overrides,
-        load_allocation_spec,
-        run_allocation_suite,
-    )
+    from poc import interrupts
+    from poc.allocation_suite import apply_allocation_overrides, load_allocation_spec
     from poc.catalog import ensure_snapshot
-    from poc.runner import log_allocation_suite
     from poc.suite import check_backend
 
     started = time.perf_counter()
+    _check_store()
     spec = load_allocation_spec(args.experiment)
     spec = apply_allocation_overrides(
         spec, {key: getattr(args, key) for key in _ALLOCATION_OVERRIDES}
@@ -389,14 +386,34 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
         f"({snapshot.digest[:12]}), {len(spec.cells())} cells, n_jobs={spec.n_jobs}",
         flush=True,
     )
-    result = run_allocation_suite(spec, snapshot, progress=_print_progress)
-    outcome = log_allocation_suite(
-        result,
-        snapshot,
-        command=_allocation_command(spec, snapshot.snapshot_id),
-        git_commit=_git_commit(),
-        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
-    )
+    command = _allocation_command(spec, snapshot.snapshot_id)
+    state: dict[str, str] = {}
+
+    def notify(line: str) -> None:
+        if line.startswith("parent run: "):
+            state["parent"] = line.split(": ", 1)[1]
+        print(line, flush=True)
+
+    try:
+        with interrupts.handling_interrupts():
+            from poc.runner import run_allocation_experiment
+
+            outcome = run_allocation_experiment(
+                spec,
+                snapshot,
+                command=command,
+                git_commit=_git_commit(),
+                attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+                progress=_print_progress,
+                resume_from=args.resume or None,
+                notify=notify,
+                results_dir=_results_dir(spec.name),
+            )
+    except KeyboardInterrupt as exc:
+        parent = state.get("parent")
+        resume_command = _resume_command(args, _ALLOCATION_OVERRIDES, command, parent or "")
+        return _interrupted(exc, parent, resume_command)
+    result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
     print(f"done in {time.perf_counter() - started:.1f}s")
@@ -671,6 +688,12 @@ def build_parser() -> argparse.ArgumentParser:
             if key not in ("snapshot", "start", "end", "n_jobs")
             else None,
         )
+    alloc.add_argument(
+        "--resume",
+        default=None,
+        metavar="PARENT_RUN_ID",
+        help="resume an interrupted allocation suite: reuse its finished cells",
+    )
     _add_store(alloc)
     alloc.set_defaults(func=_cmd_allocate)
 

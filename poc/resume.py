@@ -122,9 +122,11 @@ def unpack_cell(path: Path, params: dict[str, Any]) -> CellResult:
 # --------------------------------------------------------------------------
 
 
-def params_text(params: dict[str, Any], kind: str) -> dict[str, str]:
-    """A cell's params as MLflow stores them (what :func:`poc.tracking.log_child` logs)."""
-    return {k: str(v)[:6000] for k, v in {**params, "kind": kind}.items()}
+def params_text(params: dict[str, Any], kind: str | None) -> dict[str, str]:
+    """A cell's params as MLflow stores them (what :func:`poc.tracking.log_child` logs);
+    signal suites add the cell's ``kind`` (``kind=None``: allocation suites do not)."""
+    full = params if kind is None else {**params, "kind": kind}
+    return {k: str(v)[:6000] for k, v in full.items()}
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ def plan_resume(
     wanted: dict[tuple[str, str], dict[str, Any]],
     snapshot_digest: str,
     signal_digest: str | None,
+    with_kind: bool = True,
 ) -> ResumePlan:
     """Decide which children of an interrupted suite the new suite reuses.
 
@@ -182,6 +185,8 @@ def plan_resume(
         The new suite's cells: ``(name, kind) -> params``.
     snapshot_digest, signal_digest : str
         Digests of the data the new suite reads (signal: None for allocation).
+    with_kind : bool
+        Whether the children's params include ``kind`` (signal suites).
     """
     reuse: dict[tuple[str, str], str] = {}
     stale = [parent["run_id"]] if parent["status"] == "RUNNING" else []
@@ -197,7 +202,7 @@ def plan_resume(
             and tags.get(SNAPSHOT_TAG) == snapshot_digest
             and tags.get(SIGNAL_TAG, None) == signal_digest
             and tags.get("poc.cell_artifact") == CELL_ARTIFACT
-            and child["params"] == params_text(params, key[1])
+            and child["params"] == params_text(params, key[1] if with_kind else None)
         )
         if matches:
             reuse[key] = child["run_id"]

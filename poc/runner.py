@@ -305,6 +305,7 @@ class _ChildLogger:
     """
 
     def __init__(self, run, headline, snapshot_digest, progress, notify):
+        self.log_cell = _log_cell
         self.run = run
         self.headline = headline
         self.digests = {resume.SNAPSHOT_TAG: snapshot_digest}
@@ -318,7 +319,7 @@ class _ChildLogger:
     def __call__(self, done: int, total: int, cell: CellResult) -> None:
         if self.error is None:
             try:
-                _log_cell(self.run, cell, self.headline, self.digests)
+                self.log_cell(self.run, cell, self.headline, self.digests)
             except Exception as exc:
                 self.error = exc
                 self.notify(f"  logging stopped, the tracking store failed: {exc}")
@@ -335,10 +336,19 @@ def _reuse_cells(
     snapshot_digest: str,
     signal_digest: str | None,
     notify: Notify,
+    kind: str | None = None,
 ) -> dict[tuple[str, str], CellResult]:
-    """Apply a resume plan: close stale runs, move reused children, rebuild their cells."""
+    """Apply a resume plan: close stale runs, move reused children, rebuild their cells.
+
+    ``kind`` is the child runs' ``kind`` tag when it differs from the cells' (allocation
+    children are tagged ``allocation`` and log no ``kind`` param).
+    """
     children = tracking.child_runs(old["run_id"], old["experiment_id"])
-    plan = resume.plan_resume(old, children, wanted, snapshot_digest, signal_digest)
+    as_tagged = {(name, kind or k): params for (name, k), params in wanted.items()}
+    back = {(name, kind or k): (name, k) for name, k in wanted}
+    plan = resume.plan_resume(
+        old, children, as_tagged, snapshot_digest, signal_digest, with_kind=kind is None
+    )
     for run_id in plan.stale:
         lifecycle.end_quietly(tracking.end_run, run_id, lifecycle.KILLED)
     for run_id in plan.replaced:
@@ -346,7 +356,8 @@ def _reuse_cells(
     tracking.set_tags(old["run_id"], {"poc.resumed_by": run.run_id})
     cells: dict[tuple[str, str], CellResult] = {}
     with tempfile.TemporaryDirectory(prefix="poc-resume-") as tmp:
-        for key, child_id in plan.reuse.items():
+        for tagged, child_id in plan.reuse.items():
+            key = back[tagged]
             path = tracking.download_artifact(child_id, resume.CELL_ARTIFACT, Path(tmp) / child_id)
             cells[key] = resume.unpack_cell(path, wanted[key])
             tracking.set_tags(
@@ -373,6 +384,24 @@ def open_resume(resume_from: str | None, kind: str) -> dict[str, Any] | None:
         ) from None
     resume.check_resumable(old, kind)
     return old
+
+
+def _check_same_experiment(old: dict[str, Any] | None, run: tracking.ParentRun) -> None:
+    # Under `mlflow run` the experiment is mlflow's choice; reused children must not
+    # end up under a parent in another experiment.
+    if old and run.experiment_id != old["experiment_id"]:
+        raise resume.ResumeError(
+            f"--resume {old['run_id']}: that suite is in experiment {old['experiment_id']}, "
+            f"this run in {run.experiment_id}; run with --experiment-id {old['experiment_id']}"
+        )
+
+
+def _store_failed(exc: Exception, folder: Path) -> StoreFailedError:
+    return StoreFailedError(
+        f"the tracking store failed after the suite was computed ({type(exc).__name__}: "
+        f"{str(exc)[:300]}); nothing is lost: tear sheet, summary.csv and daily.parquet "
+        f"are in {folder}"
+    )
 
 
 def run_experiment(
@@ -413,12 +442,7 @@ def run_experiment(
         with tracking.parent_run(experiment, f"{spec.display_name} suite", attach_run_id) as run:
             with lifecycle.closing_run(run.run_id, tracking.end_run):
                 computed["run_id"] = run.run_id
-                if old and run.experiment_id != old["experiment_id"]:
-                    raise resume.ResumeError(
-                        f"--resume {old['run_id']}: that suite is in experiment "
-                        f"{old['experiment_id']}, this run in {run.experiment_id}; run with "
-                        f"--experiment-id {old['experiment_id']}"
-                    )
+                _check_same_experiment(old, run)
                 tracking.set_tags(
                     run.run_id,
                     {
@@ -450,11 +474,7 @@ def run_experiment(
         folder = write_local_results(
             computed["result"], results_dir, command, git_commit, computed["run_id"]
         )
-        raise StoreFailedError(
-            f"the tracking store failed after the suite was computed ({type(exc).__name__}: "
-            f"{str(exc)[:300]}); nothing is lost: tear sheet, summary.csv and daily.parquet "
-            f"are in {folder}"
-        ) from exc
+        raise _store_failed(exc, folder) from exc
     v = result.verdict
     return RunOutcome(run.run_id, run.experiment_id, v.color, v.grade, v.score, link, result)
 
@@ -470,6 +490,123 @@ def headline_cell_name(spec: ExperimentSpec) -> str:
 # --------------------------------------------------------------------------
 
 
+def _log_allocation_cell(
+    run: tracking.ParentRun,
+    c: CellResult,
+    headline: str,
+    digests: dict[str, str] | None = None,
+) -> str:
+    """One allocation child with ``allocation_history.csv`` and ``trades.csv`` (and, with
+    ``digests``, the ``cell.zip`` a resume rebuilds it from)."""
+    tags = {"kind": "allocation", "headline": str(c.name == headline)}
+    with tempfile.TemporaryDirectory(prefix="poc-cell-") as tmp:
+        files = []
+        if c.ok:
+            folder = Path(tmp)
+            files = [folder / "allocation_history.csv", folder / "trades.csv"]
+            c.tables["allocation_history"].to_csv(files[0], index_label="date")
+            c.tables["trades"].to_csv(files[1], index=False)
+        if digests is not None:
+            tags.update({resume.CELL_TAG: c.name, **digests})
+            if c.ok:
+                files.append(resume.pack_cell(c, Path(tmp)))
+                tags["poc.cell_artifact"] = resume.CELL_ARTIFACT
+        return tracking.log_child(
+            run,
+            name=c.name,
+            params=c.params,
+            metrics=c.metrics,
+            tags=tags,
+            history=None if c.daily is None else c.daily.set_index("date")["cumulative"],
+            error=c.error,
+            artifacts=files,
+        )
+
+
+def _allocation_frames(result) -> tuple[pd.DataFrame, pd.DataFrame]:
+    summary = pd.DataFrame(
+        [
+            {
+                "name": c.name,
+                "status": c.status,
+                "headline": c.name == result.headline,
+                **{f"param_{k}": v for k, v in c.params.items()},
+                **c.metrics,
+                "error": c.error or "",
+            }
+            for c in result.cells
+        ]
+    )
+    daily = pd.concat(
+        [c.daily.assign(name=c.name) for c in result.cells if c.ok and c.daily is not None]
+        or [pd.DataFrame()],
+        ignore_index=True,
+    )
+    return summary, daily
+
+
+def _allocation_config(result, command: str, git_commit: str | None) -> dict[str, Any]:
+    return {
+        "spec": asdict(result.spec),
+        "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
+        "git_commit": git_commit,
+        "command": command,
+    }
+
+
+def render_allocation(result, run_id: str, command: str, git_commit: str | None) -> str:
+    """The allocation suite's tear sheet HTML."""
+    from poc.allocation_sheet import allocation_context
+
+    context = allocation_context(
+        result, {"run_id": run_id, "git_commit": git_commit or "", "command": command}
+    )
+    return tearsheet.render("allocation.html.j2", context)
+
+
+def _finish_allocation(
+    run: tracking.ParentRun, result, snapshot: Snapshot, command: str, git_commit: str | None
+) -> str:
+    """Snapshot input, parent tags and metrics, tear sheet and artifacts; returns the link."""
+    spec = result.spec
+    _log_snapshot_input(run, snapshot)
+    headline = result.cell(result.headline)
+    best = result.best
+    tracking.log_parent(
+        run,
+        tags={
+            "kind": "allocation_suite",
+            "snapshot_id": result.snapshot_id,
+            "snapshot_digest": result.snapshot_digest,
+            "headline_cell": result.headline,
+        },
+        metrics={
+            **{f"headline_{k}": v for k, v in headline.metrics.items()},
+            "best_sharpe": best.metrics["sharpe"] if best else np.nan,
+            "n_cells": float(len(result.cells)),
+            "n_failed": float(sum(not c.ok for c in result.cells)),
+            "suite_seconds": result.seconds,
+        },
+        params={"experiment": spec.source_path or spec.name},
+    )
+    summary, daily = _allocation_frames(result)
+    _log_parent_artifacts(
+        run,
+        render_allocation(result, run.run_id, command, git_commit),
+        summary,
+        daily,
+        _allocation_config(result, command, git_commit),
+    )
+    return tracking.tearsheet_link(run.run_id)
+
+
+def _allocation_outcome(run: tracking.ParentRun, result, link: str) -> RunOutcome:
+    m = result.cell(result.headline).metrics
+    return RunOutcome(
+        run.run_id, run.experiment_id, None, None, float(m.get("sharpe", np.nan)), link, result
+    )
+
+
 def log_allocation_suite(
     result,
     snapshot: Snapshot,
@@ -477,83 +614,93 @@ def log_allocation_suite(
     git_commit: str | None,
     attach_run_id: str | None,
 ) -> RunOutcome:
-    """Log an allocation suite: parent with tear sheet, one child per cell with its
+    """Log a computed allocation suite: parent with tear sheet, one child per cell with its
     ``allocation_history.csv`` and ``trades.csv``."""
-    from poc.allocation_sheet import allocation_context
-
     spec = result.spec
     with tracking.parent_run(spec.name, f"{spec.name} allocation", attach_run_id) as run:
-        _log_snapshot_input(run, snapshot)
-        with tempfile.TemporaryDirectory(prefix="poc-cell-") as tmp:
-            for i, c in enumerate(result.cells):
-                files = []
-                if c.ok:
-                    folder = Path(tmp) / str(i)
-                    folder.mkdir()
-                    files = [folder / "allocation_history.csv", folder / "trades.csv"]
-                    c.tables["allocation_history"].to_csv(files[0], index_label="date")
-                    c.tables["trades"].to_csv(files[1], index=False)
-                tracking.log_child(
-                    run,
-                    name=c.name,
-                    params=c.params,
-                    metrics=c.metrics,
-                    tags={"kind": "allocation", "headline": str(c.name == result.headline)},
-                    history=None if c.daily is None else c.daily.set_index("date")["cumulative"],
-                    error=c.error,
-                    artifacts=files,
-                )
-        headline = result.cell(result.headline)
-        best = result.best
-        tracking.log_parent(
-            run,
-            tags={
-                "kind": "allocation_suite",
-                "snapshot_id": result.snapshot_id,
-                "snapshot_digest": result.snapshot_digest,
-                "headline_cell": result.headline,
-            },
-            metrics={
-                **{f"headline_{k}": v for k, v in headline.metrics.items()},
-                "best_sharpe": best.metrics["sharpe"] if best else np.nan,
-                "n_cells": float(len(result.cells)),
-                "n_failed": float(sum(not c.ok for c in result.cells)),
-                "suite_seconds": result.seconds,
-            },
-            params={"experiment": spec.source_path or spec.name},
-        )
-        context = allocation_context(
-            result, {"run_id": run.run_id, "git_commit": git_commit or "", "command": command}
-        )
-        summary = pd.DataFrame(
-            [
-                {
-                    "name": c.name,
-                    "status": c.status,
-                    "headline": c.name == result.headline,
-                    **{f"param_{k}": v for k, v in c.params.items()},
-                    **c.metrics,
-                    "error": c.error or "",
-                }
-                for c in result.cells
-            ]
-        )
-        daily = pd.concat(
-            [c.daily.assign(name=c.name) for c in result.cells if c.ok and c.daily is not None]
-            or [pd.DataFrame()],
-            ignore_index=True,
-        )
-        config = {
-            "spec": asdict(spec),
-            "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
-            "git_commit": git_commit,
-            "command": command,
-        }
-        _log_parent_artifacts(
-            run, tearsheet.render("allocation.html.j2", context), summary, daily, config
-        )
-        link = tracking.tearsheet_link(run.run_id)
-    m = headline.metrics
-    return RunOutcome(
-        run.run_id, run.experiment_id, None, None, float(m.get("sharpe", np.nan)), link, result
+        with lifecycle.closing_run(run.run_id, tracking.end_run):
+            for c in result.cells:
+                _log_allocation_cell(run, c, result.headline)
+            link = _finish_allocation(run, result, snapshot, command, git_commit)
+    return _allocation_outcome(run, result, link)
+
+
+def write_local_allocation(
+    result, folder: Path, command: str, git_commit: str | None, run_id: str
+) -> Path:
+    """Save an allocation suite's tear sheet, summary.csv, daily.parquet, config.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tearsheet.write_html(
+        render_allocation(result, run_id, command, git_commit), folder / "tearsheet.html"
     )
+    summary, daily = _allocation_frames(result)
+    summary.to_csv(folder / "summary.csv", index=False)
+    daily.to_parquet(folder / "daily.parquet", index=False)
+    config = _allocation_config(result, command, git_commit)
+    (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    return folder
+
+
+def run_allocation_experiment(
+    spec,
+    snapshot: Snapshot,
+    command: str,
+    git_commit: str | None = None,
+    attach_run_id: str | None = None,
+    progress: ProgressFn | None = None,
+    resume_from: str | None = None,
+    notify: Notify | None = None,
+    results_dir: Path | None = None,
+) -> RunOutcome:
+    """Run an allocation suite like :func:`run_experiment`: parent first, each cell logged
+    as it finishes, runs never left RUNNING, resumable, results saved locally when the
+    store fails after computing."""
+    from poc.allocation_suite import run_allocation_suite
+
+    say = notify or (lambda line: None)
+    old = open_resume(resume_from, "allocation_suite")
+    experiment = tracking.experiment_name(old["experiment_id"]) if old else spec.name
+    computed: dict[str, Any] = {}
+    try:
+        with tracking.parent_run(experiment, f"{spec.name} allocation", attach_run_id) as run:
+            with lifecycle.closing_run(run.run_id, tracking.end_run):
+                computed["run_id"] = run.run_id
+                _check_same_experiment(old, run)
+                tracking.set_tags(
+                    run.run_id,
+                    {
+                        "kind": "allocation_suite",
+                        "snapshot_id": snapshot.snapshot_id,
+                        "snapshot_digest": snapshot.digest,
+                        **({"poc.resumed_from": old["run_id"]} if old else {}),
+                    },
+                )
+                say(f"parent run: {run.run_id}")
+                logger = _ChildLogger(run, "", snapshot.digest, progress, say)
+                logger.log_cell = _log_allocation_cell
+
+                def before_cells(headline, wanted):
+                    logger.headline = headline
+                    if old is None:
+                        return {}
+                    return _reuse_cells(
+                        old, run, wanted, snapshot.digest, None, say, kind="allocation"
+                    )
+
+                result = run_allocation_suite(
+                    spec, snapshot, progress=logger, before_cells=before_cells
+                )
+                computed["result"] = result
+                if logger.error is not None:
+                    raise logger.error
+                interrupts.pause_for_test("logging")
+                say("logging the suite: tear sheet ...")
+                link = _finish_allocation(run, result, snapshot, command, git_commit)
+    except Exception as exc:
+        if isinstance(exc, PocError) or "result" not in computed or results_dir is None:
+            raise
+        folder = write_local_allocation(
+            computed["result"], results_dir, command, git_commit, computed["run_id"]
+        )
+        raise _store_failed(exc, folder) from exc
+    return _allocation_outcome(run, result, link)
