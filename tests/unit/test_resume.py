@@ -256,3 +256,80 @@ def test_store_failing_after_compute_saves_results_locally(
     summary = pd.read_csv(folder / "summary.csv")
     assert list(summary["name"]) == ["lag=0", "lag=1", "lag=2"]
     assert "<html" in (folder / "tearsheet.html").read_text()
+
+
+# --------------------------------------------------------------------------
+# Allocation suites resume the same way
+# --------------------------------------------------------------------------
+
+
+def test_interrupted_allocation_suite_resumes_to_the_same_children(store):
+    from poc.allocation_suite import allocation_spec_from_dict
+    from poc.catalog import ensure_snapshot
+    from poc.runner import run_allocation_experiment
+
+    snapshot = ensure_snapshot(store / "snapshots", "synthetic-20x500-s2")
+    spec = allocation_spec_from_dict(
+        {
+            "name": "resume-alloc",
+            "snapshot": "synthetic-20x500-s2",
+            "grid": {"model": ["ema"], "max_weight": [0.3], "delay": [0, 1]},
+        }
+    )
+    full = run_allocation_experiment(spec, snapshot, command="test")
+    lines: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        run_allocation_experiment(
+            spec, snapshot, command="test", progress=_interrupt_after(1), notify=lines.append
+        )
+    killed = lines[0].split(": ")[1]
+    assert MlflowClient().get_run(killed).info.status == "KILLED"
+    resumed = run_allocation_experiment(
+        spec, snapshot, command="test", resume_from=killed, notify=lines.append
+    )
+    assert any("reusing 1 of 2 cells" in line for line in lines)
+    assert _children(resumed.run_id) == _children(full.run_id)
+    assert resumed.score == full.score
+    with pytest.raises(resume.ResumeError, match="not a allocation_suite"):
+        run_allocation_experiment(spec, snapshot, command="t", resume_from=_a_signal_suite())
+
+
+def _a_signal_suite() -> str:
+    runs = MlflowClient().search_runs(
+        [e.experiment_id for e in MlflowClient().search_experiments()],
+        "tags.kind = 'signal_suite'",
+        max_results=1,
+    )
+    return runs[0].info.run_id
+
+
+def test_printed_allocate_resume_command_resumes(store, monkeypatch, capsys):
+    import os
+    import shlex
+    import signal
+    import time
+
+    from poc import cli, interrupts
+
+    spec = store / "alloc.yaml"
+    spec.write_text(
+        "name: resume-cli\nsnapshot: synthetic-20x500-s2\n"
+        "grid:\n  model: [ema]\n  max_weight: [0.3]\n  delay: [0, 1]\n"
+    )
+
+    def ctrl_c_at_compute(point):
+        if point == "compute":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises first
+
+    monkeypatch.setattr(interrupts, "pause_for_test", ctrl_c_at_compute)
+    args = ["allocate", "--experiment", str(spec), "--store", str(store / "snapshots")]
+    assert cli.main(args) == 130
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if x.startswith("interrupted:"))
+    assert "Traceback" not in err
+    command = shlex.split(line.split("resume with: ", 1)[1])
+    assert command[:2] == ["poc", "allocate"]
+    monkeypatch.setattr(interrupts, "pause_for_test", lambda point: None)
+    assert cli.main(command[1:]) == 0
+    assert "reusing 1 of 2 cells" in capsys.readouterr().out
