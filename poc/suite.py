@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -345,10 +346,18 @@ def run_cells(
     with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
         parallel = joblib.Parallel(return_as="generator_unordered")
         jobs = (joblib.delayed(_indexed)(i, func, args) for i, (func, args) in enumerate(tasks))
-        for done, (index, result) in enumerate(parallel(jobs), start=1):
-            results[index] = result
-            if progress is not None:
-                progress(done, len(tasks), result)
+        outputs = parallel(jobs)
+        # An interruption (Ctrl-C) leaves finished tasks unread; joblib would warn about them
+        # over the one line the command prints. Close the generator here, warning silenced.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "[0-9]+ tasks have been successfully executed")
+            try:
+                for done, (index, result) in enumerate(outputs, start=1):
+                    results[index] = result
+                    if progress is not None:
+                        progress(done, len(tasks), result)
+            finally:
+                outputs.close()
     return [r for r in results if r is not None]
 
 
