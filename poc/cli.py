@@ -230,14 +230,14 @@ def _check_store() -> None:
     check_tracking_store(os.environ.get(URI_ENV))
 
 
-def _resume_command(
-    args: argparse.Namespace, keys: Sequence[str], command: str, run_id: str
-) -> str:
-    """The command that resumes ``run_id``: this one with ``--resume`` (or ``-P resume=``)."""
+def _resume_command(args: argparse.Namespace, keys: Sequence[str], run_id: str) -> str:
+    """The command that resumes ``run_id``: this one with ``--resume``.
+
+    Also under ``mlflow run``: ``poc`` resumes into the interrupted suite's experiment,
+    where ``mlflow run`` would need the same ``--experiment-name`` again.
+    """
     import shlex
 
-    if os.environ.get("MLFLOW_RUN_ID"):
-        return f"{command} -P resume={run_id}"
     parts = ["poc", args.command, "--experiment", args.experiment]
     for key in keys:
         value = getattr(args, key, None)
@@ -248,11 +248,16 @@ def _resume_command(
     return shlex.join([*parts, "--resume", run_id])
 
 
-def _interrupted(exc: BaseException, parent: str | None, resume_command: str) -> int:
-    """One line, no traceback, for Ctrl-C / SIGTERM; the exit code says which signal."""
+def _interrupted(
+    exc: BaseException, parent: str | None, attached: str | None, resume_command: str
+) -> int:
+    """One line, no traceback, for Ctrl-C / SIGTERM; the exit code says which signal.
+
+    ``attached`` is the run ``mlflow run`` created (read before MLflow consumes
+    ``MLFLOW_RUN_ID``).
+    """
     from poc import interrupts, lifecycle
 
-    attached = os.environ.get("MLFLOW_RUN_ID") or None
     run_id = parent or attached
     if run_id:
         from poc import tracking
@@ -298,6 +303,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         flush=True,
     )
     command = reproduce_command(spec, snapshot.snapshot_id)
+    attached = os.environ.get("MLFLOW_RUN_ID") or None
     state: dict[str, str] = {}
 
     def notify(line: str) -> None:
@@ -314,7 +320,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 snapshot,
                 command=command,
                 git_commit=_git_commit(),
-                attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+                attach_run_id=attached,
                 progress=_print_progress,
                 resume_from=args.resume or None,
                 notify=notify,
@@ -322,7 +328,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
     except KeyboardInterrupt as exc:
         parent = state.get("parent")
-        return _interrupted(exc, parent, _resume_command(args, _OVERRIDES, command, parent or ""))
+        resume = _resume_command(args, _OVERRIDES, parent or attached or "")
+        return _interrupted(exc, parent, attached, resume)
     result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
@@ -387,6 +394,7 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
         flush=True,
     )
     command = _allocation_command(spec, snapshot.snapshot_id)
+    attached = os.environ.get("MLFLOW_RUN_ID") or None
     state: dict[str, str] = {}
 
     def notify(line: str) -> None:
@@ -403,7 +411,7 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
                 snapshot,
                 command=command,
                 git_commit=_git_commit(),
-                attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+                attach_run_id=attached,
                 progress=_print_progress,
                 resume_from=args.resume or None,
                 notify=notify,
@@ -411,8 +419,8 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
             )
     except KeyboardInterrupt as exc:
         parent = state.get("parent")
-        resume_command = _resume_command(args, _ALLOCATION_OVERRIDES, command, parent or "")
-        return _interrupted(exc, parent, resume_command)
+        resume = _resume_command(args, _ALLOCATION_OVERRIDES, parent or attached or "")
+        return _interrupted(exc, parent, attached, resume)
     result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
