@@ -8,6 +8,7 @@ leave nothing RUNNING, and end with children equal to an uninterrupted run's.
 from __future__ import annotations
 
 import math
+import re
 
 import mlflow
 import numpy as np
@@ -303,7 +304,7 @@ def _a_signal_suite() -> str:
     return runs[0].info.run_id
 
 
-def test_printed_allocate_resume_command_resumes(store, monkeypatch, capsys):
+def test_sigterm_then_printed_allocate_resume_command_resumes(store, monkeypatch, capsys):
     import os
     import shlex
     import signal
@@ -317,17 +318,21 @@ def test_printed_allocate_resume_command_resumes(store, monkeypatch, capsys):
         "grid:\n  model: [ema]\n  max_weight: [0.3]\n  delay: [0, 1]\n"
     )
 
-    def ctrl_c_at_compute(point):
+    def sigterm_at_compute(point):
         if point == "compute":
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` or `mlflow run` cancelling
             time.sleep(5)  # the handler raises first
 
-    monkeypatch.setattr(interrupts, "pause_for_test", ctrl_c_at_compute)
+    monkeypatch.setattr(interrupts, "pause_for_test", sigterm_at_compute)
     args = ["allocate", "--experiment", str(spec), "--store", str(store / "snapshots")]
-    assert cli.main(args) == 130
+    assert cli.main(args) == 143
     err = capsys.readouterr().err
-    line = next(x for x in err.splitlines() if x.startswith("interrupted:"))
-    assert "Traceback" not in err
+    lines = [x for x in err.splitlines() if x.startswith("interrupted:")]
+    assert len(lines) == 1 and "Traceback" not in err
+    line = lines[0]
+    killed = re.search(r"parent run (\w+) ended KILLED", line).group(1)
+    run = MlflowClient().get_run(killed)
+    assert run.info.status == "KILLED" and run.data.tags["poc.interrupted"] == "SIGTERM"
     command = shlex.split(line.split("resume with: ", 1)[1])
     assert command[:2] == ["poc", "allocate"]
     monkeypatch.setattr(interrupts, "pause_for_test", lambda point: None)
