@@ -404,7 +404,7 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
 
     try:
         with interrupts.handling_interrupts():
-            from poc.runner import run_allocation_experiment
+            from poc.allocation_runner import run_allocation_experiment
 
             outcome = run_allocation_experiment(
                 spec,

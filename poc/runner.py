@@ -1,10 +1,17 @@
-"""Run an experiment end to end: compute, render, write, log.
+"""Run a signal experiment end to end: compute, render, write, log (allocation suites:
+:mod:`poc.allocation_runner`).
 
-1. :func:`poc.suite.run_suite` computes every cell, the evaluation and the verdict;
-2. the parent run is opened (the one ``mlflow run`` created, when there is one);
-3. child runs are logged, the tear sheet is rendered with the run id in it, and
-   ``tearsheet.html``, ``summary.csv``, ``daily.parquet`` and ``config.json`` are
-   written to a temporary folder and logged as the parent's artifacts.
+1. the parent run is opened first (the one ``mlflow run`` created, when there is
+   one) and its id reported, so an interruption can name what to resume;
+2. :func:`poc.suite.run_suite` computes every cell, and each is logged as a child
+   run as soon as it finishes (:class:`ChildLogger`), with the ``cell.zip`` that
+   ``--resume`` rebuilds it from (:mod:`poc.resume`);
+3. the evaluation, verdict and tear sheet are logged with ``tearsheet.html``,
+   ``summary.csv``, ``daily.parquet`` and ``config.json``.
+
+Runs end FINISHED, FAILED or KILLED, never RUNNING (:mod:`poc.lifecycle`); when the
+store fails after computing, the results are written to a local folder instead.
+See ``docs/runs.md``.
 
 This module holds no statistics and imports neither mlflow nor jinja2: it wires
 :mod:`poc.suite`, :mod:`poc.tearsheet` and :mod:`poc.tracking` together.
@@ -135,7 +142,7 @@ def _cell_history(c) -> pd.Series | None:
     return c.daily.set_index("date")["cumulative"]
 
 
-def _log_snapshot_input(run: tracking.ParentRun, snapshot: Snapshot) -> None:
+def log_snapshot_input(run: tracking.ParentRun, snapshot: Snapshot) -> None:
     tracking.log_dataset(
         run,
         name=snapshot.snapshot_id,
@@ -146,7 +153,7 @@ def _log_snapshot_input(run: tracking.ParentRun, snapshot: Snapshot) -> None:
     )
 
 
-def _log_parent_artifacts(
+def log_parent_artifacts(
     run: tracking.ParentRun,
     html: str,
     summary: pd.DataFrame,
@@ -208,7 +215,7 @@ def _finish_suite(
 ) -> str:
     """Datasets, parent tags and metrics, tear sheet and artifacts; returns the link."""
     spec = result.spec
-    _log_snapshot_input(run, snapshot)
+    log_snapshot_input(run, snapshot)
     tracking.log_dataset(
         run,
         name=result.signal_name,
@@ -230,7 +237,7 @@ def _finish_suite(
         metrics=parent_metrics(result),
         params={"experiment": spec.source_path or spec.name, "signal": spec.signal},
     )
-    _log_parent_artifacts(
+    log_parent_artifacts(
         run,
         render_suite(result, run.run_id, command, git_commit),
         summary_frame(result),
@@ -297,7 +304,7 @@ def write_local_results(
     return folder
 
 
-class _ChildLogger:
+class ChildLogger:
     """Progress callback that logs each cell as a child run as soon as it finishes.
 
     A store error stops the logging (the suite still computes, see
@@ -329,7 +336,7 @@ class _ChildLogger:
             interrupts.pause_for_test("compute")
 
 
-def _reuse_cells(
+def reuse_cells(
     old: dict[str, Any],
     run: tracking.ParentRun,
     wanted: dict[tuple[str, str], dict[str, Any]],
@@ -386,7 +393,7 @@ def open_resume(resume_from: str | None, kind: str) -> dict[str, Any] | None:
     return old
 
 
-def _check_same_experiment(old: dict[str, Any] | None, run: tracking.ParentRun) -> None:
+def check_same_experiment(old: dict[str, Any] | None, run: tracking.ParentRun) -> None:
     # Under `mlflow run` the experiment is mlflow's choice; reused children must not
     # end up under a parent in another experiment.
     if old and run.experiment_id != old["experiment_id"]:
@@ -396,7 +403,7 @@ def _check_same_experiment(old: dict[str, Any] | None, run: tracking.ParentRun) 
         )
 
 
-def _store_failed(exc: Exception, folder: Path) -> StoreFailedError:
+def store_failed(exc: Exception, folder: Path) -> StoreFailedError:
     return StoreFailedError(
         f"the tracking store failed after the suite was computed ({type(exc).__name__}: "
         f"{str(exc)[:300]}); nothing is lost: tear sheet, summary.csv and daily.parquet "
@@ -442,7 +449,7 @@ def run_experiment(
         with tracking.parent_run(experiment, f"{spec.display_name} suite", attach_run_id) as run:
             with lifecycle.closing_run(run.run_id, tracking.end_run):
                 computed["run_id"] = run.run_id
-                _check_same_experiment(old, run)
+                check_same_experiment(old, run)
                 tracking.set_tags(
                     run.run_id,
                     {
@@ -453,13 +460,13 @@ def run_experiment(
                     },
                 )
                 say(f"parent run: {run.run_id}")
-                logger = _ChildLogger(run, headline, snapshot.digest, progress, say)
+                logger = ChildLogger(run, headline, snapshot.digest, progress, say)
 
                 def before_cells(signal_digest, wanted):
                     logger.set_signal_digest(signal_digest)
                     if old is None:
                         return {}
-                    return _reuse_cells(old, run, wanted, snapshot.digest, signal_digest, say)
+                    return reuse_cells(old, run, wanted, snapshot.digest, signal_digest, say)
 
                 result = run_suite(spec, snapshot, progress=logger, before_cells=before_cells)
                 computed["result"] = result
@@ -474,7 +481,7 @@ def run_experiment(
         folder = write_local_results(
             computed["result"], results_dir, command, git_commit, computed["run_id"]
         )
-        raise _store_failed(exc, folder) from exc
+        raise store_failed(exc, folder) from exc
     v = result.verdict
     return RunOutcome(run.run_id, run.experiment_id, v.color, v.grade, v.score, link, result)
 
@@ -483,224 +490,3 @@ def headline_cell_name(spec: ExperimentSpec) -> str:
     """The name of the spec's headline cell (as :func:`poc.suite.run_suite` names it)."""
     base = spec.headline_cell()
     return next(name for name, params in _cells_to_run(spec) if params == base)
-
-
-# --------------------------------------------------------------------------
-# Allocation suites
-# --------------------------------------------------------------------------
-
-
-def _log_allocation_cell(
-    run: tracking.ParentRun,
-    c: CellResult,
-    headline: str,
-    digests: dict[str, str] | None = None,
-) -> str:
-    """One allocation child with ``allocation_history.csv`` and ``trades.csv`` (and, with
-    ``digests``, the ``cell.zip`` a resume rebuilds it from)."""
-    tags = {"kind": "allocation", "headline": str(c.name == headline)}
-    with tempfile.TemporaryDirectory(prefix="poc-cell-") as tmp:
-        files = []
-        if c.ok:
-            folder = Path(tmp)
-            files = [folder / "allocation_history.csv", folder / "trades.csv"]
-            c.tables["allocation_history"].to_csv(files[0], index_label="date")
-            c.tables["trades"].to_csv(files[1], index=False)
-        if digests is not None:
-            tags.update({resume.CELL_TAG: c.name, **digests})
-            if c.ok:
-                files.append(resume.pack_cell(c, Path(tmp)))
-                tags["poc.cell_artifact"] = resume.CELL_ARTIFACT
-        return tracking.log_child(
-            run,
-            name=c.name,
-            params=c.params,
-            metrics=c.metrics,
-            tags=tags,
-            history=None if c.daily is None else c.daily.set_index("date")["cumulative"],
-            error=c.error,
-            artifacts=files,
-        )
-
-
-def _allocation_frames(result) -> tuple[pd.DataFrame, pd.DataFrame]:
-    summary = pd.DataFrame(
-        [
-            {
-                "name": c.name,
-                "status": c.status,
-                "headline": c.name == result.headline,
-                **{f"param_{k}": v for k, v in c.params.items()},
-                **c.metrics,
-                "error": c.error or "",
-            }
-            for c in result.cells
-        ]
-    )
-    daily = pd.concat(
-        [c.daily.assign(name=c.name) for c in result.cells if c.ok and c.daily is not None]
-        or [pd.DataFrame()],
-        ignore_index=True,
-    )
-    return summary, daily
-
-
-def _allocation_config(result, command: str, git_commit: str | None) -> dict[str, Any]:
-    return {
-        "spec": asdict(result.spec),
-        "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
-        "git_commit": git_commit,
-        "command": command,
-    }
-
-
-def render_allocation(result, run_id: str, command: str, git_commit: str | None) -> str:
-    """The allocation suite's tear sheet HTML."""
-    from poc.allocation_sheet import allocation_context
-
-    context = allocation_context(
-        result, {"run_id": run_id, "git_commit": git_commit or "", "command": command}
-    )
-    return tearsheet.render("allocation.html.j2", context)
-
-
-def _finish_allocation(
-    run: tracking.ParentRun, result, snapshot: Snapshot, command: str, git_commit: str | None
-) -> str:
-    """Snapshot input, parent tags and metrics, tear sheet and artifacts; returns the link."""
-    spec = result.spec
-    _log_snapshot_input(run, snapshot)
-    headline = result.cell(result.headline)
-    best = result.best
-    tracking.log_parent(
-        run,
-        tags={
-            "kind": "allocation_suite",
-            "snapshot_id": result.snapshot_id,
-            "snapshot_digest": result.snapshot_digest,
-            "headline_cell": result.headline,
-        },
-        metrics={
-            **{f"headline_{k}": v for k, v in headline.metrics.items()},
-            "best_sharpe": best.metrics["sharpe"] if best else np.nan,
-            "n_cells": float(len(result.cells)),
-            "n_failed": float(sum(not c.ok for c in result.cells)),
-            "suite_seconds": result.seconds,
-        },
-        params={"experiment": spec.source_path or spec.name},
-    )
-    summary, daily = _allocation_frames(result)
-    _log_parent_artifacts(
-        run,
-        render_allocation(result, run.run_id, command, git_commit),
-        summary,
-        daily,
-        _allocation_config(result, command, git_commit),
-    )
-    return tracking.tearsheet_link(run.run_id)
-
-
-def _allocation_outcome(run: tracking.ParentRun, result, link: str) -> RunOutcome:
-    m = result.cell(result.headline).metrics
-    return RunOutcome(
-        run.run_id, run.experiment_id, None, None, float(m.get("sharpe", np.nan)), link, result
-    )
-
-
-def log_allocation_suite(
-    result,
-    snapshot: Snapshot,
-    command: str,
-    git_commit: str | None,
-    attach_run_id: str | None,
-) -> RunOutcome:
-    """Log a computed allocation suite: parent with tear sheet, one child per cell with its
-    ``allocation_history.csv`` and ``trades.csv``."""
-    spec = result.spec
-    with tracking.parent_run(spec.name, f"{spec.name} allocation", attach_run_id) as run:
-        with lifecycle.closing_run(run.run_id, tracking.end_run):
-            for c in result.cells:
-                _log_allocation_cell(run, c, result.headline)
-            link = _finish_allocation(run, result, snapshot, command, git_commit)
-    return _allocation_outcome(run, result, link)
-
-
-def write_local_allocation(
-    result, folder: Path, command: str, git_commit: str | None, run_id: str
-) -> Path:
-    """Save an allocation suite's tear sheet, summary.csv, daily.parquet, config.json."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tearsheet.write_html(
-        render_allocation(result, run_id, command, git_commit), folder / "tearsheet.html"
-    )
-    summary, daily = _allocation_frames(result)
-    summary.to_csv(folder / "summary.csv", index=False)
-    daily.to_parquet(folder / "daily.parquet", index=False)
-    config = _allocation_config(result, command, git_commit)
-    (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
-    return folder
-
-
-def run_allocation_experiment(
-    spec,
-    snapshot: Snapshot,
-    command: str,
-    git_commit: str | None = None,
-    attach_run_id: str | None = None,
-    progress: ProgressFn | None = None,
-    resume_from: str | None = None,
-    notify: Notify | None = None,
-    results_dir: Path | None = None,
-) -> RunOutcome:
-    """Run an allocation suite like :func:`run_experiment`: parent first, each cell logged
-    as it finishes, runs never left RUNNING, resumable, results saved locally when the
-    store fails after computing."""
-    from poc.allocation_suite import run_allocation_suite
-
-    say = notify or (lambda line: None)
-    old = open_resume(resume_from, "allocation_suite")
-    experiment = tracking.experiment_name(old["experiment_id"]) if old else spec.name
-    computed: dict[str, Any] = {}
-    try:
-        with tracking.parent_run(experiment, f"{spec.name} allocation", attach_run_id) as run:
-            with lifecycle.closing_run(run.run_id, tracking.end_run):
-                computed["run_id"] = run.run_id
-                _check_same_experiment(old, run)
-                tracking.set_tags(
-                    run.run_id,
-                    {
-                        "kind": "allocation_suite",
-                        "snapshot_id": snapshot.snapshot_id,
-                        "snapshot_digest": snapshot.digest,
-                        **({"poc.resumed_from": old["run_id"]} if old else {}),
-                    },
-                )
-                say(f"parent run: {run.run_id}")
-                logger = _ChildLogger(run, "", snapshot.digest, progress, say)
-                logger.log_cell = _log_allocation_cell
-
-                def before_cells(headline, wanted):
-                    logger.headline = headline
-                    if old is None:
-                        return {}
-                    return _reuse_cells(
-                        old, run, wanted, snapshot.digest, None, say, kind="allocation"
-                    )
-
-                result = run_allocation_suite(
-                    spec, snapshot, progress=logger, before_cells=before_cells
-                )
-                computed["result"] = result
-                if logger.error is not None:
-                    raise logger.error
-                interrupts.pause_for_test("logging")
-                say("logging the suite: tear sheet ...")
-                link = _finish_allocation(run, result, snapshot, command, git_commit)
-    except Exception as exc:
-        if isinstance(exc, PocError) or "result" not in computed or results_dir is None:
-            raise
-        folder = write_local_allocation(
-            computed["result"], results_dir, command, git_commit, computed["run_id"]
-        )
-        raise _store_failed(exc, folder) from exc
-    return _allocation_outcome(run, result, link)

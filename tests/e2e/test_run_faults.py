@@ -56,6 +56,9 @@ def env(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("MLFLOW_TRACKING_URI", uri)
+        # mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID; restored (unset) afterwards
+        # so a later `mlflow run --experiment-name` is not refused.
+        patch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
         mlflow.set_tracking_uri(uri)
         reference = run_experiment(load_spec(root / "spec.yaml"), snapshot, command="reference")
         yield {

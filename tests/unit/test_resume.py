@@ -29,6 +29,9 @@ def store(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)  # artifacts of a sqlite store go under ./mlruns
         patch.setenv("MLFLOW_TRACKING_URI", uri)
+        # mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID; restored (unset) afterwards
+        # so a later `mlflow run --experiment-name` is not refused.
+        patch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
         mlflow.set_tracking_uri(uri)
         yield root
     mlflow.set_tracking_uri(None)
@@ -265,9 +268,9 @@ def test_store_failing_after_compute_saves_results_locally(
 
 
 def test_interrupted_allocation_suite_resumes_to_the_same_children(store):
+    from poc.allocation_runner import run_allocation_experiment
     from poc.allocation_suite import allocation_spec_from_dict
     from poc.catalog import ensure_snapshot
-    from poc.runner import run_allocation_experiment
 
     snapshot = ensure_snapshot(store / "snapshots", "synthetic-20x500-s2")
     spec = allocation_spec_from_dict(
