@@ -29,9 +29,10 @@ def store(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)  # artifacts of a sqlite store go under ./mlruns
         patch.setenv("MLFLOW_TRACKING_URI", uri)
-        # mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID; restored (unset) afterwards
-        # so a later `mlflow run --experiment-name` is not refused.
-        patch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+        # mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID: setenv records its absence so
+        # the context removes it again, or a later `mlflow run --experiment-name` is refused.
+        patch.setenv("MLFLOW_EXPERIMENT_ID", "")
+        patch.delenv("MLFLOW_EXPERIMENT_ID")
         mlflow.set_tracking_uri(uri)
         yield root
     mlflow.set_tracking_uri(None)
