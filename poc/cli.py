@@ -253,13 +253,86 @@ def _print_progress(done: int, total: int, result) -> None:
     print(f"  [{done:>3}/{total}] {label:<40} {detail}  ({result.seconds:.2f}s)", flush=True)
 
 
+RESULTS_ENV = "POC_RESULTS_DIR"
+
+
+def _results_dir(suite_name: str) -> Path:
+    """Where results go when the tracking store fails: ``$POC_RESULTS_DIR`` (default
+    ``./poc-results``) / ``<suite>-<UTC timestamp>``."""
+    import re
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", suite_name).strip("_") or "suite"
+    return Path(os.environ.get(RESULTS_ENV) or "poc-results").resolve() / f"{safe}-{stamp}"
+
+
+def _check_store() -> None:
+    # Before anything imports mlflow (whose client retries a dead server for minutes).
+    from poc.store_check import URI_ENV, check_tracking_store
+
+    check_tracking_store(os.environ.get(URI_ENV))
+
+
+def _resume_command(args: argparse.Namespace, keys: Sequence[str], run_id: str) -> str:
+    """The command that resumes ``run_id``: this one with ``--resume``.
+
+    Also under ``mlflow run``: ``poc`` resumes into the interrupted suite's experiment,
+    where ``mlflow run`` would need the same ``--experiment-name`` again.
+    """
+    import shlex
+
+    parts = ["poc", args.command, "--experiment", args.experiment]
+    for key in keys:
+        value = getattr(args, key, None)
+        if value not in (None, ""):
+            parts += [f"--{key.replace('_', '-')}", str(value)]
+    if getattr(args, "store", None):
+        parts += ["--store", args.store]
+    return shlex.join([*parts, "--resume", run_id])
+
+
+def _interrupted(
+    exc: BaseException, parent: str | None, attached: str | None, resume_command: str
+) -> int:
+    """One line, no traceback, for Ctrl-C / SIGTERM; the exit code says which signal.
+
+    ``attached`` is the run ``mlflow run`` created (read before MLflow consumes
+    ``MLFLOW_RUN_ID``).
+    """
+    from poc import interrupts, lifecycle
+
+    run_id = parent or attached
+    if run_id:
+        from poc import tracking
+
+        # Ends the `mlflow run` run when the interruption came before the suite opened it
+        # (a no-op status change otherwise: the suite already ended its runs KILLED).
+        if parent is None:
+            lifecycle.end_quietly(tracking.end_run, run_id, lifecycle.KILLED)
+        signame = str(exc.args[0]) if exc.args else "SIGINT"
+        lifecycle.end_quietly(
+            lambda rid, _status: tracking.set_tags(rid, {"poc.interrupted": signame}),
+            run_id,
+            lifecycle.KILLED,
+        )
+        print(
+            f"interrupted: parent run {run_id} ended KILLED; resume with: {resume_command}",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print("interrupted before any run was opened; nothing was logged", file=sys.stderr)
+    return interrupts.exit_code(exc)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from poc import interrupts
     from poc.catalog import ensure_snapshot
     from poc.experiment import apply_overrides, load_spec, reproduce_command
-    from poc.runner import run_experiment
     from poc.suite import check_backend
 
     started = time.perf_counter()
+    _check_store()
     spec = load_spec(args.experiment)
     spec = apply_overrides(spec, {key: getattr(args, key) for key in _OVERRIDES})
     check_backend(spec.backend)
@@ -272,14 +345,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
         + f", n_jobs={spec.n_jobs}",
         flush=True,
     )
-    outcome = run_experiment(
-        spec,
-        snapshot,
-        command=reproduce_command(spec, snapshot.snapshot_id),
-        git_commit=_git_commit(),
-        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
-        progress=_print_progress,
-    )
+    command = reproduce_command(spec, snapshot.snapshot_id)
+    attached = os.environ.get("MLFLOW_RUN_ID") or None
+    state: dict[str, str] = {}
+
+    def notify(line: str) -> None:
+        if line.startswith("parent run: "):
+            state["parent"] = line.split(": ", 1)[1]
+        print(line, flush=True)
+
+    try:
+        with interrupts.handling_interrupts():
+            from poc.runner import run_experiment
+
+            outcome = run_experiment(
+                spec,
+                snapshot,
+                command=command,
+                git_commit=_git_commit(),
+                attach_run_id=attached,
+                progress=_print_progress,
+                resume_from=args.resume or None,
+                notify=notify,
+                results_dir=_results_dir(spec.name),
+            )
+    except KeyboardInterrupt as exc:
+        parent = state.get("parent")
+        resume = _resume_command(args, _OVERRIDES, parent or attached or "")
+        return _interrupted(exc, parent, attached, resume)
     result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
@@ -334,16 +427,13 @@ def _allocation_command(spec, snapshot_id: str) -> str:
 
 
 def _cmd_allocate(args: argparse.Namespace) -> int:
-    from poc.allocation_suite import (
-        apply_allocation_overrides,
-        load_allocation_spec,
-        run_allocation_suite,
-    )
+    from poc import interrupts
+    from poc.allocation_suite import apply_allocation_overrides, load_allocation_spec
     from poc.catalog import ensure_snapshot
-    from poc.runner import log_allocation_suite
     from poc.suite import check_backend
 
     started = time.perf_counter()
+    _check_store()
     spec = load_allocation_spec(args.experiment)
     spec = apply_allocation_overrides(
         spec, {key: getattr(args, key) for key in _ALLOCATION_OVERRIDES}
@@ -355,14 +445,35 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
         f"({snapshot.digest[:12]}), {len(spec.cells())} cells, n_jobs={spec.n_jobs}",
         flush=True,
     )
-    result = run_allocation_suite(spec, snapshot, progress=_print_progress)
-    outcome = log_allocation_suite(
-        result,
-        snapshot,
-        command=_allocation_command(spec, snapshot.snapshot_id),
-        git_commit=_git_commit(),
-        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
-    )
+    command = _allocation_command(spec, snapshot.snapshot_id)
+    attached = os.environ.get("MLFLOW_RUN_ID") or None
+    state: dict[str, str] = {}
+
+    def notify(line: str) -> None:
+        if line.startswith("parent run: "):
+            state["parent"] = line.split(": ", 1)[1]
+        print(line, flush=True)
+
+    try:
+        with interrupts.handling_interrupts():
+            from poc.allocation_runner import run_allocation_experiment
+
+            outcome = run_allocation_experiment(
+                spec,
+                snapshot,
+                command=command,
+                git_commit=_git_commit(),
+                attach_run_id=attached,
+                progress=_print_progress,
+                resume_from=args.resume or None,
+                notify=notify,
+                results_dir=_results_dir(spec.name),
+            )
+    except KeyboardInterrupt as exc:
+        parent = state.get("parent")
+        resume = _resume_command(args, _ALLOCATION_OVERRIDES, parent or attached or "")
+        return _interrupted(exc, parent, attached, resume)
+    result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
     print(f"done in {time.perf_counter() - started:.1f}s")
@@ -632,6 +743,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-cells", dest="max_cells", default=None, help="refuse larger grids (default 5000)"
     )
+    run.add_argument(
+        "--resume",
+        default=None,
+        metavar="PARENT_RUN_ID",
+        help="resume an interrupted suite: reuse its finished cells, compute the rest",
+    )
     _add_store(run)
     run.set_defaults(func=_cmd_run)
 
@@ -648,6 +765,12 @@ def build_parser() -> argparse.ArgumentParser:
             if key not in ("snapshot", "start", "end", "n_jobs", "max_cells")
             else None,
         )
+    alloc.add_argument(
+        "--resume",
+        default=None,
+        metavar="PARENT_RUN_ID",
+        help="resume an interrupted allocation suite: reuse its finished cells",
+    )
     _add_store(alloc)
     alloc.set_defaults(func=_cmd_allocate)
 
