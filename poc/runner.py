@@ -25,6 +25,7 @@ from poc import tearsheet, tracking
 from poc.catalog import Snapshot
 from poc.experiment import ExperimentSpec
 from poc.suite import ProgressFn, SuiteResult, run_suite
+from poc.trust_suite import with_prior_trials
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class RunOutcome:
     experiment_id: str
     verdict: str | None  # None for allocation suites, which have no signal verdict
     grade: str | None
-    score: float
+    score: float | None
     link: str
     result: SuiteResult
 
@@ -108,6 +109,8 @@ def parent_metrics(result: SuiteResult) -> dict[str, float]:
     }
     for h, stats in ev["ic_by_horizon"].items():
         out.update(stats.as_dict(prefix=f"h{h}_"))
+    if result.trust is not None:
+        out.update(result.trust.metrics())
     return out
 
 
@@ -119,11 +122,17 @@ def parent_tags(result: SuiteResult, snapshot: Snapshot) -> dict[str, str]:
         "snapshot_id": result.snapshot_id,
         "snapshot_digest": result.snapshot_digest,
         "verdict": result.verdict.color,
-        "grade": result.verdict.grade,
+        "grade": result.verdict.grade or "none",
         "headline_cell": result.headline,
         "kind": "signal_suite",
-        "mlflow.note.content": f"Verdict {result.verdict.color.upper()} ({result.verdict.grade}, "
-        f"score {result.verdict.score:.1f}) for {result.signal_name} on {snapshot.snapshot_id}.",
+        "mlflow.note.content": f"Verdict {result.verdict.color.upper()} "
+        + (
+            f"({result.verdict.grade}, score {result.verdict.score:.1f})"
+            if result.verdict.score is not None
+            else "(no grade: the headline never traded)"
+        )
+        + f" for {result.signal_name} on {snapshot.snapshot_id}.",
+        **({"trust_n_trials": str(result.trust.n_trials)} if result.trust is not None else {}),
     }
 
 
@@ -176,6 +185,10 @@ def log_suite(
     """Log a computed suite to MLflow with its tear sheet; returns ids and the link."""
     spec = result.spec
     with tracking.parent_run(spec.name, f"{result.signal_name} suite", attach_run_id) as run:
+        # Trials of this signal already in the experiment deflate the Sharpe (docs/verdict.md).
+        result = with_prior_trials(
+            result, tracking.prior_trials(run.experiment_id, result.signal_digest, run.run_id)
+        )
         _log_snapshot_input(run, snapshot)
         tracking.log_dataset(
             run,
@@ -201,6 +214,7 @@ def log_suite(
                 tags={
                     "kind": c.kind,
                     "headline": str(c.kind == "cell" and c.name == result.headline),
+                    "signal_digest": result.signal_digest,
                 },
                 history=_cell_history(c),
                 error=c.error,
