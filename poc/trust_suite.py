@@ -152,7 +152,7 @@ def trust_report(
     resid = evaluation_.get("residual_ic")
     return TrustReport(
         n_trials=n_trials,
-        n_suite_cells=len(cells),
+        n_suite_cells=sum(math.isfinite(v) for v in suite_sharpes),
         n_prior_configs=len(prior.sharpes) if prior else 0,
         sharpe_variance=variance,
         expected_max_sharpe=sr0 * math.sqrt(periods) if math.isfinite(sr0) else np.nan,
