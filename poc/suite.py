@@ -322,6 +322,23 @@ def evaluate_signal(
     }
 
 
+def judge(
+    results: list[CellResult],
+    headline: CellResult,
+    base: dict,
+    grid: dict[str, list],
+    evaluation_: dict,
+    manifest: dict,
+) -> tuple[Any, VerdictInputs, Verdict]:
+    """The trust report, the verdict inputs and the verdict of a computed suite."""
+    report = trust_report(results, headline, base, grid, evaluation_)
+    inputs = replace(
+        trust_inputs(verdict_inputs(results, headline, base, evaluation_), report),
+        survivorship=survivorship_biased(manifest),
+    )
+    return report, inputs, compute_verdict(inputs)
+
+
 ProgressFn = Callable[[int, int, CellResult], None]
 
 
@@ -423,12 +440,9 @@ def run_suite(
         headline,
         [r for r in results if r.kind == "baseline"],
     )
-    report = trust_report(results, headline, base, dict(spec.grid), evaluation_)
-    inputs = replace(
-        trust_inputs(verdict_inputs(results, headline, base, evaluation_), report),
-        survivorship=survivorship_biased(snapshot.manifest),
+    report, inputs, verdict = judge(
+        results, headline, base, dict(spec.grid), evaluation_, snapshot.manifest
     )
-    verdict = compute_verdict(inputs)
     dates = clean["date_sig"]
     return SuiteResult(
         spec=spec,

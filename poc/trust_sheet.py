@@ -57,7 +57,11 @@ def trust_context(result) -> dict[str, Any] | None:
         [
             "Sharpe spread across trials",
             fmt_num(math.sqrt(t.sharpe_variance) if t.sharpe_variance >= 0 else float("nan")),
-            "standard deviation of the trials' annualized Sharpe ratios",
+            "standard deviation of the trials' annualized Sharpe ratios; DSR uses "
+            + fmt_num(math.sqrt(t.sharpe_variance_used))
+            + " (the spread sampling error alone gives a trial without skill)"
+            if math.isfinite(t.sharpe_variance_used)
+            else "standard deviation of the trials' annualized Sharpe ratios",
         ],
         [
             "Best Sharpe expected from luck",

@@ -22,6 +22,8 @@ from poc import trust
 from poc.metrics import PERIODS_PER_YEAR
 from poc.verdict import VerdictInputs, compute_verdict
 
+TRIAL_VARIANCE = "capped"
+
 
 @dataclass(frozen=True)
 class PriorTrials:
@@ -43,7 +45,8 @@ class TrustReport:
     n_trials: int
     n_suite_cells: int
     n_prior_configs: int
-    sharpe_variance: float  # across trials, annualized Sharpe units
+    sharpe_variance: float  # across trials, annualized Sharpe units (empirical)
+    sharpe_variance_used: float  # what DSR used: a null trial's sampling variance
     expected_max_sharpe: float  # annualized: what the best of n_trials null trials reaches
     psr: float
     dsr: float
@@ -69,6 +72,7 @@ class TrustReport:
         return {
             "trust_n_trials": float(self.n_trials),
             "trust_sharpe_variance": self.sharpe_variance,
+            "trust_sharpe_variance_used": self.sharpe_variance_used,
             "trust_expected_max_sharpe": self.expected_max_sharpe,
             "trust_psr": self.psr,
             "trust_dsr": self.dsr,
@@ -132,7 +136,13 @@ def trust_report(
 
     net = headline.daily["net"].to_numpy() if headline.ok and headline.daily is not None else []
     sr, skew, kurt, n = trust.sharpe_moments(net)
-    daily_var = variance / periods
+    # V in DSR: the variance of a trial's Sharpe when it has no skill, which is its sampling
+    # variance, 1/(n-1) a day. The empirical variance across the trials is reported but not
+    # used: measured, it is inflated by structure (costs and decay across lags: 16.4 for a
+    # planted signal whose lag-2 cells lose to costs, DSR 0) and deflated by correlation (a
+    # grid of one noise signal's variants: a best-of-50 noise cell got DSR 0.66); see
+    # docs/verdict.md.
+    daily_var = 1.0 / (n - 1) if n > 1 else np.nan
     sr0 = trust.expected_max_sharpe(n_trials, daily_var)
     pbo = trust.pbo_cscv(_net_matrix(cells)[0]) if len(cells) >= 2 else None
 
@@ -155,6 +165,7 @@ def trust_report(
         n_suite_cells=sum(math.isfinite(v) for v in suite_sharpes),
         n_prior_configs=len(prior.sharpes) if prior else 0,
         sharpe_variance=variance,
+        sharpe_variance_used=daily_var * periods,
         expected_max_sharpe=sr0 * math.sqrt(periods) if math.isfinite(sr0) else np.nan,
         psr=trust.probabilistic_sharpe(sr, n, skew, kurt, 0.0),
         dsr=trust.deflated_sharpe(sr, n, skew, kurt, n_trials, daily_var),

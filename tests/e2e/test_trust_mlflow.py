@@ -63,9 +63,6 @@ def test_rerunning_a_suite_raises_the_trial_count_on_the_second_sheet(env):
     assert 'id="trust"' in html and "How much to trust this" in html
     assert "<td>6</td>" in html and "3 cells in this suite + 3 configurations" in html
     assert html.count("<svg") >= 5  # the PBO logit histogram among the charts
-    # Another signal in the same experiment does not count as a trial of this one.
-    other = run_experiment(_spec("trust-rerun", signal="builtin:noise"), env["snapshot"], "t")
-    assert other.result.trust.n_trials == 3
 
 
 def test_a_suite_that_never_trades_is_inconclusive_without_grade(env):
