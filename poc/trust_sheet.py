@@ -66,7 +66,7 @@ def trust_context(result) -> dict[str, Any] | None:
         [
             "Best Sharpe expected from luck",
             fmt_num(t.expected_max_sharpe),
-            f"expected maximum of {t.n_trials} null trials with that spread (annualized)",
+            f"expected maximum of {t.n_trials} trials without skill, annualized (DSR's bar)",
         ],
         [
             "Probabilistic Sharpe (PSR)",
