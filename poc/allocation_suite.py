@@ -286,6 +286,8 @@ class AllocationSuiteResult:
     headline: str
     notes: list[str]
     seconds: float
+    trust: Any = None  # poc.trust_suite.TrustReport on active returns
+    verdict: Any = None  # poc.verdict.Verdict on active returns (docs/verdict.md)
 
     def cell(self, name: str) -> CellResult:
         return next(c for c in self.cells if c.name == name)
@@ -320,7 +322,7 @@ def run_allocation_suite(
     ]
     results = run_cells(tasks, spec.n_jobs, spec.backend, progress)
     notes = [f"cell {r.name!r} FAILED: {r.error}" for r in results if not r.ok]
-    return AllocationSuiteResult(
+    result = AllocationSuiteResult(
         spec=spec,
         snapshot_id=snapshot.snapshot_id,
         snapshot_digest=snapshot.digest,
@@ -331,3 +333,7 @@ def run_allocation_suite(
         notes=notes,
         seconds=time.perf_counter() - started,
     )
+    from poc.trust_suite import allocation_trust  # trust_suite imports suite's neighbours
+
+    report, verdict = allocation_trust(result)
+    return dataclasses.replace(result, trust=report, verdict=verdict)

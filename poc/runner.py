@@ -306,6 +306,7 @@ def log_allocation_suite(
                 "snapshot_id": result.snapshot_id,
                 "snapshot_digest": result.snapshot_digest,
                 "headline_cell": result.headline,
+                **_allocation_verdict_tags(result),
             },
             metrics={
                 **{f"headline_{k}": v for k, v in headline.metrics.items()},
@@ -313,6 +314,12 @@ def log_allocation_suite(
                 "n_cells": float(len(result.cells)),
                 "n_failed": float(sum(not c.ok for c in result.cells)),
                 "suite_seconds": result.seconds,
+                **(result.trust.metrics() if getattr(result, "trust", None) else {}),
+                **(
+                    {"composite_score": result.verdict.score}
+                    if getattr(result, "verdict", None) and result.verdict.score is not None
+                    else {}
+                ),
             },
             params={"experiment": spec.source_path or spec.name},
         )
@@ -351,3 +358,15 @@ def log_allocation_suite(
     return RunOutcome(
         run.run_id, run.experiment_id, None, None, float(m.get("sharpe", np.nan)), link, result
     )
+
+
+def _allocation_verdict_tags(result) -> dict[str, str]:
+    """Verdict, grade and trial count tags of an allocation suite (judged on active returns)."""
+    v = getattr(result, "verdict", None)
+    if v is None:
+        return {}
+    return {
+        "verdict": v.color,
+        "grade": v.grade or "none",
+        "trust_n_trials": str(result.trust.n_trials),
+    }

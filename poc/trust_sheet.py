@@ -47,6 +47,7 @@ def trust_context(result) -> dict[str, Any] | None:
     if t is None:
         return None
     sample = t.sample_days
+    signal_suite = hasattr(result, "signal_digest")
     rows = [
         [
             "Trials behind this verdict",
@@ -103,9 +104,10 @@ def trust_context(result) -> dict[str, Any] | None:
             "(near 1: a plateau; near 0: an isolated peak)",
         ],
         [
-            "Alpha over the baselines",
+            "Alpha over the baselines" if signal_suite else "Alpha over the benchmark",
             fmt_num(t.spanning_alpha * 100, 2) + "%" if math.isfinite(t.spanning_alpha) else "–",
-            f"annualized intercept of the headline's daily returns on the baselines' "
+            f"annualized intercept of the headline's daily returns on the "
+            f"{'baselines' if signal_suite else 'benchmark'}' "
             f"(Newey-West t {fmt_num(t.spanning_t)}, R² {fmt_num(t.spanning_r2)})",
         ],
         [
@@ -115,6 +117,9 @@ def trust_context(result) -> dict[str, Any] | None:
             f"(t {fmt_num(t.residual_ic_t)})",
         ],
     ]
+    if not signal_suite:
+        rows = [r for r in rows if not r[0].startswith("Residual IC")]
+        rows[0][2] = f"{t.n_suite_cells} cells of this grid, on the active return"
     return {
         "table": table(["Measure", "Value", "What it means"], rows, text_columns=["What it means"]),
         "histogram": logit_histogram(t.pbo_logits),

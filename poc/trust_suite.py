@@ -223,3 +223,55 @@ def with_prior_trials(result, prior: PriorTrials):
     )
     inputs = trust_inputs(result.verdict_inputs, report)
     return replace(result, trust=report, verdict_inputs=inputs, verdict=compute_verdict(inputs))
+
+
+def _active_cell(cell):
+    """The cell with its net returns replaced by the active return over the benchmark."""
+    if not cell.ok or cell.daily is None or "benchmark" not in cell.daily:
+        return cell
+    daily = cell.daily.assign(net=cell.daily["net"] - cell.daily["benchmark"])
+    sr, _, _, _ = trust.sharpe_moments(daily["net"].to_numpy())
+    sharpe = sr * math.sqrt(PERIODS_PER_YEAR) if math.isfinite(sr) else np.nan
+    return replace(cell, daily=daily, metrics={**cell.metrics, "sharpe": sharpe})
+
+
+def allocation_trust(result) -> tuple[TrustReport, Any]:
+    """Trust report and verdict of an allocation suite, judged on active returns.
+
+    A long-only allocation's own Sharpe is mostly the market's, so every statistic
+    (PSR, DSR over the grid's cells, PBO, plateau, years) is computed on the daily
+    return over the benchmark; the spanning regression is the portfolio's return on the
+    benchmark's (Jensen's alpha with a Newey-West t). Trials: the grid's cells.
+    """
+    cells = [_active_cell(c) for c in result.cells]
+    headline = next(c for c in cells if c.name == result.headline)
+    spans: dict[str, Any] = {}
+    raw = result.cell(result.headline)
+    if raw.ok and raw.daily is not None:
+        spans = {"benchmark": raw.daily["benchmark"].to_numpy(), "_y": raw.daily["net"]}
+    report = trust_report(
+        cells, headline, result.spec.headline_cell(), dict(result.spec.grid), {}, None
+    )
+    if spans:
+        span = trust.spanning_regression(spans["_y"].to_numpy(), {"benchmark": spans["benchmark"]})
+        report = replace(
+            report,
+            spanning_alpha=span.alpha * PERIODS_PER_YEAR,
+            spanning_t=span.alpha_t,
+            spanning_r2=span.r2,
+            spanning_n=span.n,
+        )
+    positive = total = None
+    if headline.ok and headline.daily is not None:
+        by_year = headline.daily.set_index("date")["net"].groupby(lambda d: d.year).sum()
+        positive, total = int((by_year > 0).sum()), len(by_year)
+    sharpe = headline.metrics.get("sharpe") if headline.ok else None
+    inputs = trust_inputs(
+        VerdictInputs(
+            sharpe=_opt(sharpe) if sharpe is not None else None,
+            positive_years=positive,
+            total_years=total or None,
+        ),
+        report,
+    )
+    return report, compute_verdict(inputs)
