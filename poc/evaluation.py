@@ -145,13 +145,20 @@ def _block_t(x: np.ndarray, window: int) -> tuple[float, int]:
     if n_windows < 2:
         return np.nan, n_windows
     means = x[: n_windows * window].reshape(n_windows, window).mean(axis=1)
-    sd = means.std(ddof=1)
-    return (float(means.mean() / sd * np.sqrt(n_windows)) if sd > 0 else np.nan), n_windows
+    return _t_of(means.mean(), means.std(ddof=1) / np.sqrt(n_windows)), n_windows
+
+
+def _t_of(mean: float, se: float) -> float:
+    # A constant non-zero series (a perfect IC every day) has an infinite t, not NaN:
+    # the implausibility check must see it.
+    if se > 0:
+        return float(mean / se)
+    return float(np.sign(mean) * np.inf) if mean != 0 else np.nan
 
 
 def _conservative(a: float, b: float) -> float:
-    finite = [v for v in (a, b) if np.isfinite(v)]
-    return min(finite, key=abs) if finite else np.nan
+    known = [v for v in (a, b) if not np.isnan(v)]
+    return min(known, key=abs) if known else np.nan
 
 
 def ic_stats(ic: np.ndarray, window: int = WINDOW_DAYS, horizon: int = 1) -> ICStats:

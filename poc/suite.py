@@ -263,14 +263,18 @@ def _finite_or_none(x) -> float | None:
     return float(x) if x is not None and np.isfinite(x) else None
 
 
+def _not_nan_or_none(x) -> float | None:
+    return float(x) if x is not None and not np.isnan(x) else None
+
+
 def _inference_inputs(headline: CellResult, evaluation_: dict) -> dict[str, Any]:
     """IC t at 21 days (the conservative one), 1-day IC t at lags 0 and 1, turnover."""
     by_h = evaluation_["ic_by_horizon"]
     by_lag = evaluation_.get("ic_t_by_lag", {})
     return {
         "ic_t": _finite_or_none(by_h[21].t_stat) if 21 in by_h else None,
-        "ic_t_lag0": _finite_or_none(by_lag.get(0)),
-        "ic_t_lag1": _finite_or_none(by_lag.get(1)),
+        "ic_t_lag0": _not_nan_or_none(by_lag.get(0)),  # +inf: a perfect IC every day
+        "ic_t_lag1": _not_nan_or_none(by_lag.get(1)),
         "turnover": _finite_or_none(headline.metrics.get("turnover")) if headline.ok else None,
     }
 

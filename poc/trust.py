@@ -234,7 +234,10 @@ def newey_west_t(x, lag: int) -> float:
         return float("nan")
     u = (v - v.mean())[:, None]
     lrv = float(_bartlett_long_run(u, lag)[0, 0])
-    return float(v.mean() / math.sqrt(lrv / v.size)) if lrv > 0 else float("nan")
+    if lrv > 1e-30:
+        return float(v.mean() / math.sqrt(lrv / v.size))
+    # A constant non-zero series has an infinite t (a perfect IC every day), not NaN.
+    return math.copysign(math.inf, v.mean()) if v.mean() != 0 else float("nan")
 
 
 def newey_west_lag(n: int) -> int:

@@ -329,7 +329,9 @@ def implausibility(x: VerdictInputs) -> list[str]:
     """Why the result looks too good to be true (empty when it does not)."""
     why = []
     t0, t1 = x.ic_t_lag0, x.ic_t_lag1
-    if _known(t0) and t0 > IMPLAUSIBLE_IC_T and _known(t1) and t1 < IMPLAUSIBLE_COLLAPSE * t0:
+    # t0 may be +inf (a perfect IC every day); it is still a number to compare.
+    t0_ok = t0 is not None and not math.isnan(t0)
+    if t0_ok and t0 > IMPLAUSIBLE_IC_T and _known(t1) and t1 < IMPLAUSIBLE_COLLAPSE * t0:
         why.append(f"lag-0 IC t {t0:.1f} collapses to {t1:.1f} at lag 1")
     if _known(x.sharpe) and x.sharpe > IMPLAUSIBLE_SHARPE:
         why.append(f"net Sharpe {x.sharpe:.2f} above {IMPLAUSIBLE_SHARPE:g}")

@@ -178,3 +178,24 @@ def test_selection_best_of_50_noise_cells_is_deflated(null_store):
     # so PBO centres near 0.5 rather than above it. What holds: it is never small.
     pbo = np.array([r[2] for r in rows])
     assert 0.4 < pbo.mean() < 0.8 and (pbo > 0.5).any() and pbo.min() > 0.2
+
+
+def test_lookahead_signal_is_flagged_and_capped(null_store):
+    """A signal equal to the next day's return: the warning leads and the colour is capped."""
+    snapshot, panel, baselines = null_store
+    leak = np.full(panel.shape, np.nan)
+    leak[:-1] = panel.ret[1:]  # usable at d, it "knows" the return of d + 1
+    base = {**CELL, "lag": 0, "residualize": "off"}
+    verdict, _, ev = _verdict_of(
+        panel,
+        snapshot.manifest,
+        leak,
+        NULL_GRID,
+        base,
+        baselines,
+        _baseline_results(panel, baselines, base),
+    )
+    print(f"\nlookahead: {verdict.color} {verdict.grade}; lag-0/1 IC t {ev['ic_t_by_lag']}")
+    assert verdict.reasons[0].startswith("check for lookahead or data leakage")
+    assert "collapses to" in verdict.reasons[0] and "net Sharpe" in verdict.reasons[0]
+    assert verdict.color != "green"
