@@ -22,6 +22,8 @@ def env(tmp_path_factory):
     uri = f"sqlite:///{root / 'mlflow.db'}"
     create_snapshot(synthetic_panel(60, 300, seed=5), root / "snapshots", "tiny")
     with pytest.MonkeyPatch.context() as patch:
+        # A sqlite store puts artifacts under ./mlruns of the working directory: keep it in tmp.
+        patch.chdir(root)
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         mlflow.set_tracking_uri(uri)
         yield {"snapshot": open_snapshot(root / "snapshots", "tiny"), "uri": uri}
