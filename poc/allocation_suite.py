@@ -333,7 +333,7 @@ def run_allocation_suite(
         notes=notes,
         seconds=time.perf_counter() - started,
     )
-    from poc.trust_suite import allocation_trust  # trust_suite imports suite's neighbours
+    from poc.trust_suite import allocation_trust, survivorship_biased
 
-    report, verdict = allocation_trust(result)
+    report, verdict = allocation_trust(result, survivorship_biased(snapshot.manifest))
     return dataclasses.replace(result, trust=report, verdict=verdict)

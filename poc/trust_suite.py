@@ -235,7 +235,7 @@ def _active_cell(cell):
     return replace(cell, daily=daily, metrics={**cell.metrics, "sharpe": sharpe})
 
 
-def allocation_trust(result) -> tuple[TrustReport, Any]:
+def allocation_trust(result, survivorship: bool = False) -> tuple[TrustReport, Any]:
     """Trust report and verdict of an allocation suite, judged on active returns.
 
     A long-only allocation's own Sharpe is mostly the market's, so every statistic
@@ -271,6 +271,7 @@ def allocation_trust(result) -> tuple[TrustReport, Any]:
             sharpe=_opt(sharpe) if sharpe is not None else None,
             positive_years=positive,
             total_years=total or None,
+            survivorship=survivorship,
         ),
         report,
     )

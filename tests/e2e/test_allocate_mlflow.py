@@ -60,6 +60,7 @@ def test_allocate_entry_point_logs_cells_with_capped_histories(
     assert {"trust_dsr", "trust_psr", "trust_pbo", "trust_spanning_t"} <= set(metrics)
     assert 'id="verdict"' in html and 'id="trust"' in html
     assert "Alpha over the benchmark" in html and "Residual IC" not in html
+    assert "Caveat: survivorship" in html  # the bundled universe is today's survivors
 
     children = client.search_runs(
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'"
