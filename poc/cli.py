@@ -377,9 +377,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"  note: {note}")
     print(f"done in {time.perf_counter() - started:.1f}s")
-    print(
-        f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100"
-    )
+    if outcome.grade is None:
+        print(f"VERDICT: {outcome.verdict.upper()}  no grade, no score")
+    else:
+        print(
+            f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  "
+            f"score {outcome.score:.1f}/100"
+        )
     for reason in result.verdict.reasons:
         print(f"  - {reason}")
     print(f"parent run: {outcome.run_id}")

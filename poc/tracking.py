@@ -333,3 +333,38 @@ def download_artifact(run_id: str, path: str, destination: Path) -> Path:
 def experiment_name(experiment_id: str) -> str:
     """The name of an experiment, from its id."""
     return MlflowClient().get_experiment(experiment_id).name
+
+
+def prior_trials(experiment_id: str, signal_digest: str, exclude_parent: str | None = None):
+    """Cell configurations already run for this signal in the experiment, with their Sharpe.
+
+    Reads the child runs tagged ``kind=cell`` and ``signal_digest=<digest>`` (every
+    suite tags its cells so), skipping the children of ``exclude_parent`` (the suite
+    being logged). Returns a :class:`poc.trust_suite.PriorTrials`: one mean Sharpe per
+    distinct configuration (its params), and the number of runs read.
+    """
+    from poc.trust_suite import PriorTrials, config_key
+
+    client = MlflowClient()
+    query = f"tags.kind = 'cell' and tags.signal_digest = '{signal_digest}'"
+    by_config: dict[str, list[float]] = {}
+    runs = 0
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id], filter_string=query, max_results=1000, page_token=token
+        )
+        for r in page:
+            if exclude_parent and r.data.tags.get(MLFLOW_PARENT_RUN_ID) == exclude_parent:
+                continue
+            runs += 1
+            sharpe = r.data.metrics.get("sharpe", float("nan"))
+            by_config.setdefault(config_key(dict(r.data.params)), []).append(sharpe)
+        token = page.token
+        if not token:
+            break
+    sharpes = {
+        k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+        for k, v in by_config.items()
+    }
+    return PriorTrials(sharpes=sharpes, runs=runs)
