@@ -405,5 +405,16 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
         "ic_decay_table": ic_decay,
         "ic_note": ic_note,
         "charts": _charts(result),
+        "periods": _periods(headline),
         "notes": result.notes,
     }
+
+
+def _periods(headline) -> dict[str, Any] | None:
+    """Crisis, annual and monthly tables of the headline cell (None when it failed)."""
+    if not headline.ok or headline.daily is None or headline.daily.empty:
+        return None
+    from poc.periods_sheet import periods_section
+
+    net = headline.daily.set_index("date")["net"]
+    return periods_section({"net": net}, primary_label=f"{headline.name}, net")
