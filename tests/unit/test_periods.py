@@ -96,8 +96,7 @@ def test_periods_partial_renders_crisis_annual_and_monthly_tables():
     from poc.tearsheet import _environment
 
     page = _environment().from_string(
-        '{% extends "base.html.j2" %}{% block body %}{% include "_periods.html.j2" %}'
-        "{% endblock %}"
+        '{% extends "base.html.j2" %}{% block body %}{% include "_periods.html.j2" %}{% endblock %}'
     )
 
     def render(_, context):
