@@ -151,35 +151,34 @@ def _combos(result, axes):
 
 def _charts(result, cell, group) -> dict[str, str]:
     daily = cell.daily.set_index("date")
-    curves = {c.params["overlay"]: c.daily.set_index("date")["cumulative"] for c in group}
-    curves["benchmark"] = (1.0 + daily["benchmark"].fillna(0.0)).cumprod() - 1.0
+    # Additive curves: compounded ones of a 30-year run differ by orders of magnitude and
+    # flatten every variant but the largest.
+    curves = {c.params["overlay"]: c.daily.set_index("date")["net"].cumsum() for c in group}
+    curves["benchmark"] = daily["benchmark"].fillna(0.0).cumsum()
     raw = result.raw_of(cell)
     drawdowns = {f"overlay {cell.params['overlay']}": daily["drawdown"]}
     if raw is not None:
         drawdowns = {"raw (none)": raw.daily.set_index("date")["drawdown"], **drawdowns}
     overlays = [c.params["overlay"] for c in group]
+    oos = f"; out of sample from {result.oos_start}" if result.oos_start else ""
     return {
         "nav": charts.line_chart(
             curves,
-            "Cumulative return (compounded, log-free) by overlay, with the benchmark",
+            f"Cumulative net return (sum of daily returns) by overlay{oos}",
             percent=True,
             highlight=cell.params["overlay"],
         ),
         "drawdown": charts.line_chart(
             drawdowns,
-            "Drawdown: raw against the headline overlay",
+            "Drawdown (compounded): raw against the headline overlay",
             percent=True,
             size=(8.0, 2.6),
             legend_loc="lower left",
         ),
         "exposure": charts.line_chart(
-            {
-                c.params["overlay"]: c.daily.set_index("date")["exposure"]
-                for c in group
-                if c.params["overlay"] != "none"
-            },
-            "Exposure by overlay (decided at the previous close)",
-            size=(8.0, 2.8),
+            {cell.params["overlay"]: daily["exposure"]},
+            f"Exposure of {cell.params['overlay']} (decided at the previous close)",
+            size=(8.0, 2.4),
         ),
         "timing": charts.bar_chart(
             overlays,
