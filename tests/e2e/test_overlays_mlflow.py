@@ -51,3 +51,15 @@ def test_overlays_entry_point_logs_raw_overlay_and_walk_forward_children(
     ):
         assert text in html, text
     assert "done in" in out and "VERDICT:" in out
+
+
+def test_poc_overlays_shell_form_help_and_errors(bundled_store, capsys):
+    """The docs' shell form (`poc overlays --help`) and a bad overlay exit cleanly, no MLflow."""
+    from poc.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["overlays", "--help"])
+    assert info.value.code == 0
+    assert "--oos-start" in capsys.readouterr().out
+    assert main(["overlays", "--overlay", "volcap:1", "--store", str(bundled_store)]) == 1
+    assert "unknown overlay 'volcap'" in capsys.readouterr().err
