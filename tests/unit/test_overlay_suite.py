@@ -102,3 +102,19 @@ def test_suite_and_sheet_on_the_bundled_data(bundled_snapshot):
         "out-of-sample Sharpe from 2012-01-03",
     ):
         assert text in html, text
+
+
+def test_month_end_history_keeps_the_last_day_of_each_month():
+    import pandas as pd
+
+    from poc.overlay_runner import month_end
+
+    s = pd.Series(range(70), index=pd.bdate_range("2021-01-01", periods=70), dtype=float)
+    out = month_end(s)
+    assert list(out.index.strftime("%Y-%m-%d")) == [
+        "2021-01-29",
+        "2021-02-26",
+        "2021-03-31",
+        "2021-04-08",
+    ]
+    assert out.iloc[0] == s["2021-01-29"]
