@@ -15,6 +15,11 @@ def test_overlays_entry_point_logs_raw_overlay_and_walk_forward_children(
     bundled_store, tmp_path, mlflow_project
 ):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # Artifacts of a SQL store default to ./mlruns in the working folder (the repo);
+    # an experiment made here keeps them under tmp_path.
+    MlflowClient(uri).create_experiment(
+        "overlays-e2e", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
     started = time.perf_counter()
     out, run_id = mlflow_project(
         ["-e", "overlays", "--experiment-name", "overlays-e2e"],
