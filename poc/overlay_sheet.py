@@ -89,11 +89,12 @@ def _walk_forward_section(result, run) -> dict[str, Any]:
     )
     rows = [
         [
-            f"{r['test_start'].date()} to {r['test_end'].date()}",
-            f"{r['train_start'].date()} to {r['train_end'].date()}",
+            str(r["test_start"].date()),
+            str(r["test_end"].date()),
             chosen,
             fmt_num(r["train_sharpe"]),
             fmt_num(r["test_sharpe"]),
+            str(r["train_start"].date()),
         ]
         for (_, r), chosen in zip(windows.iterrows(), label, strict=True)
     ]
@@ -122,7 +123,7 @@ def _walk_forward_section(result, run) -> dict[str, Any]:
             ],
         ),
         "windows": table(
-            ["Test window", "Train window", "Chosen", "Train Sharpe", "Test Sharpe"], rows
+            ["Test start", "Test end", "Chosen", "Train Sharpe", "Test Sharpe", "Train start"], rows
         ),
         "stability": charts.choice_chart(
             windows["test_start"],

@@ -18,15 +18,15 @@ from poc.tearsheet import fmt_int, fmt_num, fmt_pct, table
 
 def _crises(streams: dict[str, pd.Series]) -> dict:
     frame = crisis_table(streams)
-    columns = ["Crisis", "Dates", "Days"] + [
+    columns = ["Crisis", "Start", "End", "Days"] + [
         c for c in frame.columns if c.endswith(("return", "DD"))
     ]
     rows = [
-        [name, f"{rec['start']} to {rec['end']}", fmt_int(rec["days"])]
-        + [fmt_pct(rec[c]) for c in columns[3:]]
+        [name, rec["start"], rec["end"], fmt_int(rec["days"])]
+        + [fmt_pct(rec[c]) for c in columns[4:]]
         for name, rec in zip(frame.index, frame.to_dict("records"), strict=True)
     ]
-    return table(columns, rows, text_columns=["Dates"])
+    return table(columns, rows)
 
 
 def _annual(streams: dict[str, pd.Series], oos_start) -> dict:
