@@ -15,7 +15,8 @@ text                        exposure at day d (from data up to d - 1)
 ==========================  ================================================================
 ``none``                    1
 ``voltarget:T:L[:M]``       ``min(M, T / realized vol of the last L returns)``; 1 until L
-                            returns exist. T annual (0.10 = 10%), M max leverage [2.0]
+                            returns exist, the last value while the window holds a
+                            missing return. T annual (0.10 = 10%), M max leverage [2.0]
 ``ddcontrol:X:C[:R]``       C while the raw stream's drawdown is deeper than X, back to 1 once
                             it recovers to within R [X / 2] of its peak (hysteresis)
 ``trend:N[:C]``             1 when the benchmark's wealth index is at or above its N-day
@@ -125,9 +126,10 @@ def _voltarget(r: np.ndarray, bench: np.ndarray | None, p: dict) -> np.ndarray:
     vol = pd.Series(r).rolling(window, min_periods=window).std().to_numpy()
     vol = vol * np.sqrt(PERIODS_PER_YEAR)
     with np.errstate(divide="ignore", invalid="ignore"):
-        level = np.minimum(p["max_leverage"], p["target"] / vol)
-    # Warm-up (no full window yet) and a zero-vol window keep the raw exposure of 1.
-    return np.where(np.isfinite(level), level, 1.0)
+        level = np.minimum(p["max_leverage"], p["target"] / vol)  # zero vol -> the cap
+    # A window holding a missing return has no estimate: keep the last exposure (a gap
+    # brings no news) rather than jump back to 1; before the first full window, 1.
+    return pd.Series(level).ffill().fillna(1.0).to_numpy()
 
 
 def _ddcontrol(r: np.ndarray, bench: np.ndarray | None, p: dict) -> np.ndarray:

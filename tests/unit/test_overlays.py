@@ -129,6 +129,10 @@ def test_nan_returns_stay_nan():
     r.iloc[50] = np.nan
     out = apply_overlay("voltarget:0.1:20", r)
     assert np.isnan(out.iloc[50]) and out.drop(out.index[50]).notna().all()
+    # While the 20-day window holds the gap, the exposure decided before it is kept.
+    e = overlay_exposure("voltarget:0.1:20", r)
+    assert (e.iloc[51:71] == e.iloc[51]).all() and e.iloc[51] == e.iloc[50]
+    assert e.iloc[71] != e.iloc[70]
 
 
 def test_attribution_parts_sum_to_the_difference():
