@@ -113,3 +113,33 @@ def test_periods_partial_renders_crisis_annual_and_monthly_tables():
     assert "No named crisis lies entirely inside the data" in render(
         "_periods.html.j2", {"periods": empty}
     )
+
+
+def test_signal_and_allocation_sheets_carry_the_periods_section(
+    bundled_snapshot, synthetic_snapshot
+):
+    from poc.allocation_sheet import allocation_context
+    from poc.allocation_suite import allocation_spec_from_dict, run_allocation_suite
+    from poc.experiment import spec_from_dict
+    from poc.suite import run_suite
+    from poc.tearsheet import render, suite_context
+
+    alloc = run_allocation_suite(
+        allocation_spec_from_dict({"name": "p", "grid": {"model": ["ema"]}}), bundled_snapshot
+    )
+    html = render("allocation.html.j2", allocation_context(alloc, {"run_id": "x", "command": "c"}))
+    assert "Crisis periods" in html and "2008 GFC" in html and "benchmark return" in html
+    signal = run_suite(
+        spec_from_dict(
+            {
+                "name": "p",
+                "signal": "builtin:planted",
+                "baselines": False,
+                "grid": {"lag": [0], "mincos": [5]},
+            }
+        ),
+        synthetic_snapshot,
+    )
+    html = render("suite.html.j2", suite_context(signal, {"run_id": "x", "command": "c"}))
+    # The synthetic snapshot's dates hold no named crisis: the sheet says so.
+    assert "Monthly returns" in html and "No named crisis lies entirely inside the data" in html
