@@ -1,7 +1,8 @@
 """Overlay suites: raw strategy cells x risk overlays, IS/OOS, walk-forward, verdict.
 
 A spec (``experiments/overlays.yaml``) is an allocation grid (any
-:class:`~poc.allocation.runner.AllocationConfig` axis) plus an ``overlay`` axis
+:class:`~poc.allocation.runner.AllocationConfig` axis) or, with ``strategy:
+signal``, a signal grid (any :class:`~poc.engine.BacktestConfig` axis) plus an ``overlay`` axis
 of overlay texts (:mod:`poc.overlays`), an ``oos_start`` (date or fraction) and
 an optional ``walk_forward`` block::
 
@@ -22,6 +23,7 @@ and its calendar years, so a variant that only shines in sample is not green.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +35,7 @@ from poc import metrics
 from poc.allocation_suite import AllocationSpec, allocation_spec_from_dict, run_allocation_suite
 from poc.catalog import Snapshot
 from poc.exceptions import ConfigError
-from poc.experiment import GridCells, read_spec_file
+from poc.experiment import ExperimentSpec, GridCells, read_spec_file, spec_from_dict
 from poc.overlays import (
     attribution_summary,
     overlay_attribution,
@@ -59,7 +61,11 @@ TOP_LEVEL_KEYS = {
     "oos_start",
     "overlay_cost_bps",
     "walk_forward",
+    "strategy",
+    "signal",
+    "signal_name",
 }
+STRATEGIES = ("allocation", "signal")
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ class OverlaySuiteSpec(GridCells):
     """A validated overlay suite spec (strategy grid + overlay axis)."""
 
     name: str
-    strategy: AllocationSpec
+    strategy: AllocationSpec | ExperimentSpec
     overlays: tuple[str, ...]
     oos_start: str | float | None = None
     overlay_cost_bps: float = 0.0
@@ -97,6 +103,11 @@ class OverlaySuiteSpec(GridCells):
     @property
     def snapshot(self) -> str | None:
         return self.strategy.snapshot
+
+    @property
+    def kind(self) -> str:
+        """``allocation`` or ``signal``: what the overlays are put on."""
+        return "signal" if isinstance(self.strategy, ExperimentSpec) else "allocation"
 
 
 def _walk_forward_spec(raw: Any, grid: dict[str, list[Any]]) -> WalkForwardSpec | None:
@@ -156,19 +167,27 @@ def overlay_spec_from_dict(raw: dict[str, Any], source_path: str | None = None) 
         raise ConfigError(f"grid.overlay: duplicate overlay in {list(overlays)}")
     headline_raw = dict(raw.get("headline") or {})
     headline_overlay = headline_raw.pop(OVERLAY_AXIS, None)
-    strategy = allocation_spec_from_dict(
-        {
-            "name": raw.get("name") or "overlays",
-            "snapshot": raw.get("snapshot"),
-            "start": raw.get("start"),
-            "end": raw.get("end"),
-            "n_jobs": raw.get("n_jobs", 1),
-            "backend": raw.get("backend") or "loky",
-            "grid": grid_raw,
-            "headline": headline_raw,
-        },
-        source_path,
-    )
+    kind = str(raw.get("strategy") or "allocation")
+    if kind not in STRATEGIES:
+        raise ConfigError(f"strategy: must be one of {list(STRATEGIES)}, got {kind!r}")
+    common = {
+        "name": raw.get("name") or "overlays",
+        "snapshot": raw.get("snapshot"),
+        "start": raw.get("start"),
+        "end": raw.get("end"),
+        "n_jobs": raw.get("n_jobs", 1),
+        "backend": raw.get("backend") or "loky",
+        "grid": grid_raw,
+        "headline": headline_raw,
+    }
+    if kind == "signal":
+        # Baselines belong to the signal verdict, not to overlays: never run here.
+        extra = {k: raw[k] for k in ("signal", "signal_name") if raw.get(k) is not None}
+        strategy = spec_from_dict({**common, **extra, "baselines": False}, source_path)
+    else:
+        if raw.get("signal") or raw.get("signal_name"):
+            raise ConfigError("signal: only with strategy: signal (this spec is an allocation one)")
+        strategy = allocation_spec_from_dict(common, source_path)
     grid = {**strategy.grid, OVERLAY_AXIS: list(overlays)}
     headline = dict(strategy.headline)
     if headline_overlay is not None:
@@ -365,12 +384,72 @@ def _verdict(headline: CellResult, oos_start) -> Verdict:
     )
 
 
+@dataclass(frozen=True)
+class StrategyCells:
+    """The raw strategy cells (daily ``date, net, benchmark``) and where they came from."""
+
+    cells: list[CellResult]
+    snapshot_id: str
+    snapshot_digest: str
+    assets: list[str]
+    date_range: tuple[str, str]
+    notes: list[str]
+
+
+def _signal_cells(spec: OverlaySuiteSpec, snapshot: Snapshot) -> StrategyCells:
+    """Run the signal grid and attach the snapshot's benchmark to each cell's daily net."""
+    from poc.suite import run_suite
+
+    if not snapshot.has_table("benchmark"):
+        needs = [t for t in spec.overlays if parse_overlay(t).needs_benchmark]
+        if needs:
+            raise ConfigError(
+                f"overlays {needs} read the benchmark, and snapshot {snapshot.snapshot_id!r} "
+                "has none; drop them or use a snapshot with a benchmark table"
+            )
+        bench = pd.Series(dtype=float)
+    else:
+        table = snapshot.read("benchmark")
+        bench = pd.Series(table["ret"].to_numpy(), index=pd.DatetimeIndex(table["date"]))
+    result = run_suite(spec.strategy, snapshot)
+    cells = []
+    for c in result.grid_cells:
+        daily = None
+        if c.ok:
+            dates = pd.DatetimeIndex(c.daily["date"])
+            daily = pd.DataFrame(
+                {
+                    "date": dates,
+                    "net": c.daily["net"].to_numpy(),
+                    "benchmark": bench.reindex(dates).to_numpy(),
+                }
+            )
+        cells.append(dataclasses.replace(c, daily=daily, summary=None, fractile=None))
+    return StrategyCells(
+        cells,
+        result.snapshot_id,
+        result.snapshot_digest,
+        [str(t) for t in snapshot.read("securities")["ticker"]],
+        result.date_range,
+        list(result.notes),
+    )
+
+
+def _strategy_cells(spec: OverlaySuiteSpec, snapshot: Snapshot) -> StrategyCells:
+    if spec.kind == "signal":
+        return _signal_cells(spec, snapshot)
+    base = run_allocation_suite(spec.strategy, snapshot, progress=None)
+    return StrategyCells(
+        base.cells, base.snapshot_id, base.snapshot_digest, base.assets, base.date_range, base.notes
+    )
+
+
 def run_overlay_suite(
     spec: OverlaySuiteSpec, snapshot: Snapshot, progress: ProgressFn | None = None
 ) -> OverlaySuiteResult:
     """Run the strategy grid, apply every overlay, walk forward, and grade the headline."""
     started = time.perf_counter()
-    base = run_allocation_suite(spec.strategy, snapshot, progress=None)
+    base = _strategy_cells(spec, snapshot)
     notes = list(base.notes)
     first_ok = next((c for c in base.cells if c.ok), None)
     oos = None
@@ -442,7 +521,17 @@ def overlay_spec_with(spec: OverlaySuiteSpec, overrides: dict[str, str | None]) 
 def spec_to_dict(spec: OverlaySuiteSpec) -> dict[str, Any]:
     """The mapping :func:`overlay_spec_from_dict` reads back into an equal spec."""
     wf = spec.walk_forward
+    signal = (
+        {
+            "strategy": "signal",
+            "signal": spec.strategy.signal,
+            "signal_name": spec.strategy.signal_name,
+        }
+        if spec.kind == "signal"
+        else {}
+    )
     return {
+        **signal,
         "name": spec.name,
         "description": spec.description,
         "snapshot": spec.strategy.snapshot,

@@ -44,6 +44,9 @@ def test_the_shipped_spec_reads():
         ({"walk_forward": {"train_years": 0.01}}, "too short"),
         ({"walk_forward": {"window": 3}}, "unknown key\\(s\\) \\['window'\\]"),
         ({"overlay_cost_bps": -1}, "overlay_cost_bps: must be >= 0"),
+        ({"strategy": "book"}, "strategy: must be one of \\['allocation', 'signal'\\]"),
+        ({"signal": "builtin:high_52w"}, "signal: only with strategy: signal"),
+        ({"strategy": "signal", "grid": {"overlay": ["none"]}}, "signal: required"),
     ],
 )
 def test_bad_specs_name_the_key(change, match):
@@ -118,3 +121,30 @@ def test_month_end_history_keeps_the_last_day_of_each_month():
         "2021-04-08",
     ]
     assert out.iloc[0] == s["2021-01-29"]
+
+
+def test_overlays_on_a_signal_strategy(bundled_snapshot):
+    spec = overlay_spec_from_dict(
+        {
+            "name": "sig",
+            "strategy": "signal",
+            "signal": "builtin:high_52w",
+            "snapshot": "sp500-v1",
+            "grid": {
+                "lag": [0],
+                "residualize": ["off"],
+                "fractile": [[20, 80]],
+                "mincos": [3],
+                "overlay": ["none", "trend:200"],
+            },
+            "oos_start": 0.3,
+        }
+    )
+    assert spec.kind == "signal" and overlay_spec_with(spec, {}) == spec
+    result = run_overlay_suite(spec, bundled_snapshot)
+    raw, trend = result.cells
+    assert raw.ok and trend.ok and result.walk_forwards == []
+    assert raw.metrics["sharpe"] == pytest.approx(raw.metrics["raw_sharpe"])
+    assert trend.metrics["avg_exposure"] < 1.0
+    days = raw.metrics["is_days"] + raw.metrics["oos_days"]
+    assert raw.metrics["oos_days"] == round(days * 0.3)
