@@ -487,6 +487,60 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overlay_command(spec, snapshot_id: str, oos_start: str | None) -> str:
+    import shlex
+
+    parts = ["mlflow", "run", ".", "-e", "overlays", "--env-manager", "local"]
+    if spec.source_path:
+        parts += ["-P", f"experiment={spec.source_path}"]
+    parts += ["-P", f"snapshot={snapshot_id}"]
+    if oos_start:
+        parts += ["-P", f"oos_start={oos_start}"]
+    return shlex.join(parts)
+
+
+def _cmd_overlays(args: argparse.Namespace) -> int:
+    from poc.catalog import ensure_snapshot
+    from poc.overlay_runner import log_overlay_suite
+    from poc.overlay_suite import load_overlay_spec, overlay_spec_with, run_overlay_suite
+
+    started = time.perf_counter()
+    spec = overlay_spec_with(
+        load_overlay_spec(args.experiment),
+        {"snapshot": args.snapshot, "oos_start": args.oos_start, "overlay": args.overlay},
+    )
+    snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
+    print(
+        f"overlay suite {spec.name!r} on snapshot {snapshot.snapshot_id!r} "
+        f"({snapshot.digest[:12]}), {len(spec.cells())} cells",
+        flush=True,
+    )
+    result = run_overlay_suite(spec, snapshot, progress=_print_progress)
+    outcome = log_overlay_suite(
+        result,
+        snapshot,
+        command=_overlay_command(spec, snapshot.snapshot_id, args.oos_start),
+        git_commit=_git_commit(),
+        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+    )
+    for note in result.notes:
+        print(f"  note: {note}")
+    for w in result.walk_forwards:
+        m = w.result.metrics()
+        print(
+            f"  {w.name}: OOS Sharpe {m['wf_oos_sharpe']:.2f} vs in-sample best "
+            f"{m['wf_is_best_sharpe']:.2f} ({w.result.is_best_cell})"
+        )
+    print(f"done in {time.perf_counter() - started:.1f}s")
+    print(
+        f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100"
+        f"  (headline {result.headline!r}, out of sample from {result.oos_start})"
+    )
+    print(f"parent run: {outcome.run_id}")
+    print(f"tear sheet: {outcome.link}")
+    return 0
+
+
 def _cmd_tearsheet_link(args: argparse.Namespace) -> int:
     from poc.tracking import describe_run, tearsheet_link
 
@@ -777,6 +831,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_store(alloc)
     alloc.set_defaults(func=_cmd_allocate)
+
+    over = commands.add_parser(
+        "overlays",
+        help="raw vs risk-overlay variants, IS/OOS and walk-forward (MLproject entry point "
+        "`overlays`)",
+    )
+    over.add_argument("--experiment", default="experiments/overlays.yaml")
+    over.add_argument("--snapshot", default=None, help="snapshot id (default: the spec's)")
+    over.add_argument("--oos-start", dest="oos_start", default=None, help="date or fraction")
+    over.add_argument("--overlay", default=None, help="comma-separated overlays (grid axis)")
+    _add_store(over)
+    over.set_defaults(func=_cmd_overlays)
 
     sheet = commands.add_parser("tearsheet", help="tear sheet links")
     sheet_cmds = sheet.add_subparsers(dest="tearsheet_command", required=True)
