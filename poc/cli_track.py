@@ -201,3 +201,42 @@ def register(commands, snapshot_store: Callable, add_store: Callable) -> None:
     for parser in (add, upd, show, lst, rm):
         _add_db(parser)
         add_store(parser)
+
+    register_compare(commands)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from poc.compare_run import compare_runs
+
+    outcome = compare_runs(
+        args.run_ids,
+        experiment=args.experiment,
+        n_boot=args.n_boot,
+        block=args.block,
+        seed=args.seed,
+    )
+    for r in outcome.runs:
+        print(f"  {r.label}: headline {r.headline!r}, {len(r.returns):,} days")
+    for d in outcome.differences:
+        for iv in d.intervals:
+            flag = "" if iv.covers_zero else "  (interval excludes 0)"
+            print(
+                f"  {d.other} - {d.reference}: {iv.metric} {iv.difference:+.4f} "
+                f"95% [{iv.low:+.4f}, {iv.high:+.4f}]{flag}"
+            )
+    print(f"comparison run: {outcome.run_id}")
+    print(f"comparison sheet: {outcome.link}")
+    return 0
+
+
+def register_compare(commands) -> None:
+    """Add ``poc compare RUN_A RUN_B [...]``."""
+    cmp_ = commands.add_parser(
+        "compare", help="compare the headline cells of runs; logs compare.html to a new run"
+    )
+    cmp_.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="two or more parent run ids")
+    cmp_.add_argument("--experiment", default="poc-compare", help="MLflow experiment")
+    cmp_.add_argument("--n-boot", dest="n_boot", type=int, default=1000, help="resamples")
+    cmp_.add_argument("--block", type=float, default=20.0, help="mean block length (days)")
+    cmp_.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    cmp_.set_defaults(func=_cmd_compare)
