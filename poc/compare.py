@@ -43,7 +43,7 @@ def crisis_periods() -> list[Period]:
 
 
 def comparison_periods(streams: dict[str, pd.Series]) -> list[Period]:
-    """Calendar years spanned by any stream, then the crises lying inside the union of dates."""
+    """Crises lying inside the union of the streams' dates, then the calendar years."""
     dates = pd.DatetimeIndex(sorted(set().union(*(s.dropna().index for s in streams.values()))))
     if dates.empty:
         return []
@@ -52,7 +52,7 @@ def comparison_periods(streams: dict[str, pd.Series]) -> list[Period]:
         for y in range(dates[0].year, dates[-1].year + 1)
     ]
     crises = [p for p in crisis_periods() if p.start >= dates[0] and p.end <= dates[-1]]
-    return years + crises
+    return crises + years
 
 
 def period_return(returns: pd.Series, period: Period) -> float:

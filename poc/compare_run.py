@@ -112,13 +112,15 @@ def compare_context(
         period_rows.append([name] + [tearsheet.fmt_pct(rec[label]) for label in streams])
         period_css.append("crisis" if rec["kind"] == "crisis" else None)
     n_crises = int((periods["kind"] == "crisis").sum())
-    diff_rows, diff_css = [], []
+    reference = runs[0].label
+    level = f"{int(settings['level'] * 100)}% interval"
+    diff_tables = []
     for d in diffs:
+        rows, css = [], []
         for iv in d.intervals:
             fmt = _FORMATS[iv.metric]
-            diff_rows.append(
+            rows.append(
                 [
-                    d.other,
                     METRIC_LABELS[iv.metric],
                     fmt(iv.value_a),
                     fmt(iv.value_b),
@@ -127,8 +129,18 @@ def compare_context(
                     "no" if iv.covers_zero else "yes",
                 ]
             )
-            diff_css.append(None if iv.covers_zero else "significant")
-    reference = runs[0].label
+            css.append(None if iv.covers_zero else "significant")
+        diff_tables.append(
+            {
+                "title": f"{d.other} minus {d.reference}",
+                "note": f"{d.n_days:,} common days {d.first.date()} .. {d.last.date()}",
+                "table": tearsheet.table(
+                    ["Metric", "Reference", "Variant", "Difference", level, "Excludes 0"],
+                    rows,
+                    css,
+                ),
+            }
+        )
     return {
         "title": f"Comparison: {' vs '.join(r.label for r in runs)}",
         "generated_at": tearsheet.timestamp(),
@@ -138,31 +150,14 @@ def compare_context(
         "nav_chart": charts.line_chart(
             compare.nav_curves(streams),
             "Growth of 1 (headline cells, net of costs)",
-            ylabel="NAV",
+            ylabel="NAV (log scale)",
             highlight=reference,
+            logy=True,
         ),
         "periods_table": tearsheet.table(["Period", *streams], period_rows, period_css),
         "n_crises": n_crises,
         "has_period_module": bool(compare.crisis_periods()),
-        "diff_table": tearsheet.table(
-            [
-                "Variant",
-                "Metric",
-                f"{reference}",
-                "Variant value",
-                "Difference",
-                f"{int(settings['level'] * 100)}% interval",
-                "Excludes 0",
-            ],
-            diff_rows,
-            diff_css,
-            text_columns=["Variant", "Metric"],
-        ),
-        "diff_notes": [
-            f"{d.other} vs {d.reference}: {d.n_days:,} common days "
-            f"{d.first.date()} .. {d.last.date()}"
-            for d in diffs
-        ],
+        "diff_tables": diff_tables,
         "settings": settings,
         "footer": f"poc compare · run {run_id} · generated {tearsheet.timestamp()}",
     }

@@ -35,8 +35,13 @@ def runs(tmp_path_factory):
                     "snapshot": SNAPSHOT,
                     "signal": signal,
                     "baselines": False,
-                    "grid": {"lag": [0], "residualize": ["off"], "fractile": [[20, 80]],
-                             "mincos": [3], "tc_bps": [0]},
+                    "grid": {
+                        "lag": [0],
+                        "residualize": ["off"],
+                        "fractile": [[20, 80]],
+                        "mincos": [3],
+                        "tc_bps": [0],
+                    },
                 }
             )
             ids.append(run_experiment(spec, snapshot, command="test").run_id)
@@ -69,7 +74,7 @@ def test_compare_logs_a_sheet_linking_both_runs(runs, capsys, tmp_path):
         assert f'id="{section}"' in html
     assert a in html and b in html and "<svg" in html
     for year in ("2012", "2013", "2014"):
-        assert f"<td class=\"text\">{year}</td>" in html
+        assert f'<td class="text">{year}</td>' in html
     assert "http" not in html.split("<footer>")[0].replace("http://www.w3.org", "")
 
 
