@@ -1,6 +1,6 @@
 """MLflow logging: the only module that imports mlflow.
 
-Layout (DESIGN.md): one parent run per suite, tagged with the signal, the
+Layout (docs/conventions.md): one parent run per suite, tagged with the signal, the
 snapshot id and digest, the verdict and the grade, holding the headline
 metrics and the artifacts (``tearsheet.html``, ``summary.csv``,
 ``daily.parquet``, ``config.json``); one nested child run per grid cell and
