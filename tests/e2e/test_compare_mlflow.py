@@ -1,58 +1,57 @@
-"""``poc compare`` on two real runs in a temporary MLflow store (in-process)."""
+"""``poc compare`` on two real runs in a temporary MLflow store (in-process), exactly as the
+README shows it."""
 
 from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shutil
+from pathlib import Path
 
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from poc.catalog import ensure_snapshot
 from poc.cli import main
-from poc.experiment import spec_from_dict
-from poc.runner import run_experiment
+from tests.support.readme import readme_commands
 
-SNAPSHOT = "synthetic-60x600-s3"
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Two one-cell signal suites (planted signal vs noise) logged to a tmp sqlite store."""
+def readme_run(tmp_path_factory):
+    """The README's comparison block: two `poc run` suites, then `poc compare` on their ids,
+    in a temporary folder with a temporary snapshot store and sqlite tracking store."""
     root = tmp_path_factory.mktemp("compare")
-    store = root / "snapshots"
+    shutil.copytree(ROOT / "experiments", root / "experiments")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    snapshot = ensure_snapshot(store, SNAPSHOT)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("POC_SNAPSHOT_DIR", str(store))
+        patch.chdir(root)  # MLflow's sqlite store puts artifacts in ./mlruns: keep them here
+        patch.setenv("POC_SNAPSHOT_DIR", str(root / "snapshots"))
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         mlflow.set_tracking_uri(uri)
-        ids = []
-        for signal in ("builtin:planted", "builtin:noise:1"):
-            spec = spec_from_dict(
-                {
-                    "name": "compare-e2e",
-                    "snapshot": SNAPSHOT,
-                    "signal": signal,
-                    "baselines": False,
-                    "grid": {
-                        "lag": [0],
-                        "residualize": ["off"],
-                        "fractile": [[20, 80]],
-                        "mincos": [3],
-                        "tc_bps": [0],
-                    },
-                }
-            )
-            ids.append(run_experiment(spec, snapshot, command="test").run_id)
-        yield ids
+        *runs, compare = readme_commands("Comparing runs")
+        ids, outputs = [], []
+        for argv in runs:
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                assert main(argv) == 0, argv
+            ids.append(re.search(r"parent run: (\w+)", buffer.getvalue()).group(1))
+        argv = [{"<RUN_A>": ids[0], "<RUN_B>": ids[1]}.get(a, a) for a in compare]
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            assert main([*argv, "--n-boot", "300", "--seed", "1"]) == 0
+        outputs.append(buffer.getvalue())
+        yield {"ids": ids, "out": outputs[0], "root": root}
     mlflow.set_tracking_uri(None)
 
 
-def test_compare_logs_a_sheet_linking_both_runs(runs, capsys, tmp_path):
-    a, b = runs
-    assert main(["compare", a, b, "--n-boot", "300", "--seed", "1"]) == 0
-    out = capsys.readouterr().out
+def test_compare_logs_a_sheet_linking_both_runs(readme_run, tmp_path):
+    a, b = readme_run["ids"]
+    out = readme_run["out"]
     assert "sharpe" in out and "95% [" in out
     compare_id = out.split("comparison run: ")[1].split()[0]
     run = MlflowClient().get_run(compare_id)
@@ -78,8 +77,8 @@ def test_compare_logs_a_sheet_linking_both_runs(runs, capsys, tmp_path):
     assert "http" not in html.split("<footer>")[0].replace("http://www.w3.org", "")
 
 
-def test_compare_errors_are_clear(runs, capsys):
-    a, _ = runs
+def test_compare_errors_are_clear(readme_run, capsys):
+    a, _ = readme_run["ids"]
     assert main(["compare", a, "0123456789abcdef0123456789abcdef"]) == 1
     assert "unknown run id '0123456789abcdef0123456789abcdef'" in capsys.readouterr().err
     assert main(["compare", a]) == 1

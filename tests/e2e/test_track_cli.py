@@ -4,86 +4,47 @@ installed)."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from poc import trackdb
 from poc.cli import main
-from tests.support.track_data import SIGNAL_SPEC
+from tests.support.readme import readme_commands
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def _track_session(capsys, tmp_path, db_args: list[str]) -> dict[str, str]:
-    """The README's walk-through: two snapshots of one source, add, update twice, show, list."""
-    store = str(tmp_path / "store")
-    spec = tmp_path / "signal.yaml"
-    spec.write_text(SIGNAL_SPEC)
-    out = {}
-
-    def run(*argv: str) -> str:
-        assert main(list(argv)) == 0
-        text = capsys.readouterr().out
-        out[argv[1] if argv[0] == "track" else argv[0]] = text
-        return text
-
-    common = ["--store", store]
-    run(
-        "snapshot",
-        "create",
-        "--source",
-        "synthetic",
-        "--securities",
-        "60",
-        "--days",
-        "600",
-        "--seed",
-        "3",
-        "--end",
-        "2013-06-28",
-        *common,
-    )
-    run(
-        "snapshot",
-        "create",
-        "--source",
-        "synthetic",
-        "--securities",
-        "60",
-        "--days",
-        "600",
-        "--seed",
-        "3",
-        *common,
-    )
-    added = run(
-        "track",
-        "add",
-        "planted",
-        "--experiment",
-        str(spec),
-        "--snapshot",
-        "synthetic-60x600-s3-to2013-06-28",
-        *common,
-        *db_args,
-    )
-    assert "backfilled 'planted'" in added and "last day 2013-06-28" in added
-    first = run(
-        "track", "update", "planted", "--snapshot", "synthetic-60x600-s3", *common, *db_args
-    )
+def _track_session(capsys, tmp_path, monkeypatch, db_args: list[str]) -> dict[str, str]:
+    """Run the README's walk-through (two snapshots of one source, add, update twice, show,
+    list) in ``tmp_path``, with a temporary snapshot store and database."""
+    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("POC_SNAPSHOT_DIR", str(tmp_path / "store"))
+    outputs: dict[str, str] = {}
+    for argv in readme_commands("Daily NAV tracking"):
+        extra = db_args if argv[0] == "track" else []
+        assert main([*argv, *extra]) == 0, argv
+        key = " ".join(argv[:2])
+        outputs[key] = outputs.get(key, "") + capsys.readouterr().out
+    assert "backfilled 'planted'" in outputs["track add"]
+    assert "last day 2013-06-28" in outputs["track add"]
+    first, second = outputs["track update"].strip().splitlines()
     assert "new day(s) from 2013-07-01" in first and "last day 2014-04-21" in first
-    second = run("track", "update", "--snapshot", "synthetic-60x600-s3", *common, *db_args)
     assert "updated 'planted' on 'synthetic-60x600-s3': 0 new day(s)" in second
-    shown = run("track", "show", "planted", *db_args)
+    shown = outputs["track show"]
     for window in ("MTD", "QTD", "YTD", "1Y", "3Y", "SI"):
         assert f"  {window}" in shown
     assert "599 days 2012-01-04..2014-04-21" in shown
-    listed = run("track", "list", *db_args)
-    assert "planted" in listed and "599 days to 2014-04-21" in listed
-    return out
+    assert "planted" in outputs["track list"] and "599 days to 2014-04-21" in outputs["track list"]
+    return outputs
 
 
-def test_track_on_sqlite(capsys, tmp_path):
+def test_track_on_sqlite(capsys, tmp_path, monkeypatch):
     db = tmp_path / "nav.db"
-    _track_session(capsys, tmp_path, ["--db", str(db)])
+    _track_session(capsys, tmp_path, monkeypatch, ["--db", str(db)])
     engine = trackdb.connect(f"sqlite:///{db}")
     nav = trackdb.read_nav(engine, "planted")
     assert nav["date"].is_unique and nav["date"].is_monotonic_increasing
@@ -92,8 +53,8 @@ def test_track_on_sqlite(capsys, tmp_path):
 
 def test_track_on_postgres(capsys, tmp_path, postgres_url, monkeypatch):
     monkeypatch.setenv("POC_DB_URL", postgres_url)
-    out = _track_session(capsys, tmp_path, [])
-    assert "postgresql+psycopg://" in out["list"]
+    out = _track_session(capsys, tmp_path, monkeypatch, [])
+    assert "postgresql+psycopg://" in out["track list"]
     engine = trackdb.connect(postgres_url)
     assert engine.dialect.name == "postgresql"
     nav = trackdb.read_nav(engine, "planted")
@@ -104,7 +65,8 @@ def test_track_on_postgres(capsys, tmp_path, postgres_url, monkeypatch):
     from poc.track import add_variant, variant_from_file
 
     snapshot = open_snapshot(tmp_path / "store", "synthetic-60x600-s3")
-    add_variant(lite, "planted", variant_from_file(str(tmp_path / "signal.yaml")), snapshot)
+    spec = tmp_path / "experiments" / "track_planted.yaml"
+    add_variant(lite, "planted", variant_from_file(str(spec)), snapshot)
     other = trackdb.read_nav(lite, "planted")
     pd.testing.assert_series_equal(nav["date"], other["date"])
     pd.testing.assert_series_equal(nav["nav"], other["nav"], rtol=1e-12)

@@ -10,17 +10,9 @@ from poc.sources import synthetic_panel, truncate_at
 OLD_ID = "syn-track-old"
 NEW_ID = "syn-track-new"
 CUT = "2013-06-28"
-SIGNAL_SPEC = """\
-name: syn-track
-signal: builtin:planted
-baselines: false
-grid:
-  lag: [0, 1]
-  residualize: ["off"]
-  fractile: [[20, 80]]
-  mincos: [3]
-  tc_bps: [0]
-"""
+SIGNAL_SPEC = (
+    Path(__file__).resolve().parents[2] / "experiments" / "track_planted.yaml"
+).read_text()
 
 
 def build_track_store(store: Path):
