@@ -5,6 +5,8 @@ Commands::
     poc snapshot create --source bundled|synthetic|files [...]
     poc snapshot list | show ID | verify ID
     poc signal validate FILE --snapshot ID [--lag L]
+    poc track add|update|show|list|remove ...   (poc/cli_track.py)
+    poc compare RUN_A RUN_B [...]               (poc/cli_track.py)
 
 Every command exits 0 on success, 1 when the data or a request is bad (the
 message says what and how to fix it) and 2 on a usage error.

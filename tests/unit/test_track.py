@@ -122,8 +122,10 @@ def test_appending_days_never_changes_earlier_rows(values, data):
     stored = _stored(returns[:cut], dates[:cut])
     # The newer source may restate old days: appended rows never include them.
     restated = returns.copy()
-    restated[:cut] += data.draw(st.floats(-0.01, 0.01))
-    appended, _ = new_days(pd.Series(restated, index=dates), stored)
+    shift = data.draw(st.floats(-0.01, 0.01))
+    restated[:cut] += shift
+    appended, reported = new_days(pd.Series(restated, index=dates), stored)
+    assert reported == pytest.approx(abs(shift), abs=1e-12)  # a restatement is reported
     assert appended["date"].min() > stored["date"].max()
     assert len(stored) + len(appended) == len(values)
     # Without restatement, stepwise NAV equals the one-go NAV.
@@ -133,3 +135,20 @@ def test_appending_days_never_changes_earlier_rows(values, data):
     np.testing.assert_allclose(
         np.concatenate([stored["nav"], stepwise["nav"]]), whole["nav"], rtol=1e-12
     )
+
+
+def test_allocation_variant_incremental_equals_one_go(track_store, tmp_path):
+    old, new, _ = track_store
+    path = tmp_path / "alloc.yaml"
+    path.write_text("name: a\ngrid:\n  model: [ema]\n  rebalance: [monthly]\n")
+    variant = variant_from_file(str(path))
+    step = trackdb.connect(f"sqlite:///{tmp_path / 'step.db'}")
+    _, first = add_variant(step, "a", variant, old)
+    second = update_variant(step, "a", new)
+    assert first.appended > 200 and second.appended > 150
+    assert second.max_restatement == 0.0
+    once = trackdb.connect(f"sqlite:///{tmp_path / 'once.db'}")
+    add_variant(once, "a", variant, new)
+    a, b = trackdb.read_nav(step, "a"), trackdb.read_nav(once, "a")
+    pd.testing.assert_series_equal(a["date"], b["date"])
+    np.testing.assert_allclose(a["nav"], b["nav"], rtol=1e-12)
