@@ -305,10 +305,27 @@ def append_days(engine: Engine, name: str, days: pd.DataFrame, snapshot_id: str)
             )
         ]
         if fresh:
-            s.execute(DailyNav.__table__.insert(), [_column_names(r) for r in fresh])
+            s.execute(_insert_ignoring_duplicates(s), [_column_names(r) for r in fresh])
             row.updated_at = _now()
         row.snapshot_id = snapshot_id
         return len(fresh)
+
+
+def _insert_ignoring_duplicates(s: Session):
+    """INSERT ... ON CONFLICT DO NOTHING where the dialect has it (SQLite, PostgreSQL).
+
+    The dates were filtered above; this guards against a second writer appending the
+    same day between that read and this write (its row wins, ours is skipped).
+    """
+    table = DailyNav.__table__
+    name = s.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        return table.insert()
+    return insert(table).on_conflict_do_nothing(index_elements=["portfolio_id", "date"])
 
 
 def _column_names(record: dict[str, Any]) -> dict[str, Any]:

@@ -90,3 +90,29 @@ def test_remove_deletes_rows(engine):
     trackdb.append_days(engine, "a", _days(["2020-01-02"], [0.01]), "s1")
     assert trackdb.remove_portfolio(engine, "a") == 1
     assert trackdb.list_portfolios(engine) == []
+
+
+def test_a_concurrent_writer_does_not_break_an_append(engine, monkeypatch):
+    trackdb.register_portfolio(engine, "a", "v1", "signal", {}, "none", "s1")
+    days = _days(["2020-01-02", "2020-01-03"], [0.01, 0.02])
+    # Another writer stores 2020-01-03 after our read of the stored dates, before our insert.
+    real = trackdb._insert_ignoring_duplicates
+
+    def racing(s):
+        info = trackdb.get_portfolio(engine, "a")
+        with engine.begin() as conn:
+            conn.execute(
+                trackdb.DailyNav.__table__.insert(),
+                {
+                    "portfolio_id": info.id,
+                    "date": pd.Timestamp("2020-01-03").date(),
+                    "return": 0.02,
+                    "nav": 103.02,
+                },
+            )
+        return real(s)
+
+    monkeypatch.setattr(trackdb, "_insert_ignoring_duplicates", racing)
+    trackdb.append_days(engine, "a", days, "s1")
+    nav = trackdb.read_nav(engine, "a")
+    assert list(nav["date"].dt.strftime("%Y-%m-%d")) == ["2020-01-02", "2020-01-03"]
