@@ -71,3 +71,24 @@ def test_nav_curves_compound():
         {"a": pd.Series([0.1, -0.1], index=pd.bdate_range("2020-01-01", periods=2))}
     )
     assert curves["a"].to_numpy() == pytest.approx([1.1, 0.99])
+
+
+def test_headline_rows_of_signal_and_allocation_daily_tables():
+    from poc.compare_run import headline_returns
+    from poc.exceptions import PocError
+
+    dates = pd.bdate_range("2020-01-01", periods=3)
+    signal = pd.DataFrame(
+        {
+            "date": list(dates) * 2,
+            "net": [0.1, 0.2, 0.3, 9.0, 9.0, 9.0],
+            "name": ["base"] * 6,
+            "kind": ["cell"] * 3 + ["baseline"] * 3,  # a baseline may share the cell's name
+        }
+    )
+    assert headline_returns(signal, "base", "r1").tolist() == [0.1, 0.2, 0.3]
+    allocation = pd.DataFrame({"date": dates, "net": [0.1, 0.0, -0.1], "name": "model=ema"})
+    series = headline_returns(allocation, "model=ema", "r2")
+    assert series.index.equals(dates) and series.tolist() == [0.1, 0.0, -0.1]
+    with pytest.raises(PocError, match="no rows for its headline cell 'lag=1'"):
+        headline_returns(signal, "lag=1", "r1")
