@@ -24,7 +24,7 @@ import pandas as pd
 
 from poc import trackdb
 from poc.catalog import Snapshot
-from poc.exceptions import ConfigError
+from poc.exceptions import ConfigError, PocError
 from poc.experiment import read_spec_file
 from poc.trailing import nav_from_returns
 
@@ -92,7 +92,7 @@ def check_overlay(text: str) -> None:
     try:
         overlays.parse_overlay(text)
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, trackdb.PocError):
+        if isinstance(exc, PocError):
             raise
         raise ConfigError(f"overlay {text!r}: {exc}") from exc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import shutil
 from pathlib import Path
@@ -28,6 +29,7 @@ def readme_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
     shutil.copytree(ROOT / "experiments", root / "experiments")
     uri = f"sqlite:///{root / 'mlflow.db'}"
+    experiment_before = os.environ.get("MLFLOW_EXPERIMENT_ID")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)  # MLflow's sqlite store puts artifacts in ./mlruns: keep them here
         patch.setenv("POC_SNAPSHOT_DIR", str(root / "snapshots"))
@@ -47,6 +49,12 @@ def readme_run(tmp_path_factory):
         outputs.append(buffer.getvalue())
         yield {"ids": ids, "out": outputs[0], "root": root}
     mlflow.set_tracking_uri(None)
+    # mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID; left behind, it would clash with
+    # --experiment-name in later `mlflow run` subprocess tests.
+    if experiment_before is None:
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    else:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_before
 
 
 def test_compare_logs_a_sheet_linking_both_runs(readme_run, tmp_path):
