@@ -76,12 +76,8 @@ def line_chart(
     percent: bool = False,
     size=(8.0, 3.6),
     legend_loc: str = "upper left",
-    logy: bool = False,
 ) -> str:
-    """Lines sharing a date axis; ``highlight`` is drawn thicker and on top.
-
-    ``logy`` draws a logarithmic y axis (NAVs over decades, where a ruined curve
-    would otherwise sit flat on zero)."""
+    """Lines sharing a date axis; ``highlight`` is drawn thicker and on top."""
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=size)
         for i, (name, s) in enumerate(series.items()):
@@ -100,8 +96,6 @@ def line_chart(
             )
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
         ax.set_ylabel(ylabel)
-        if logy:
-            ax.set_yscale("log")
         if percent:
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         if len(series) > 1:

@@ -80,6 +80,15 @@ def fetch_compared_run(run_id: str, folder: Path) -> ComparedRun:
     return ComparedRun(run_id, label, info, headline, headline_returns(daily, headline, run_id))
 
 
+def _log_axis() -> dict[str, bool]:
+    """``log_scale=True`` when :func:`poc.charts.line_chart` has it (NAVs over decades stay
+    readable on a log axis); a linear axis otherwise."""
+    import inspect
+
+    has = "log_scale" in inspect.signature(charts.line_chart).parameters
+    return {"log_scale": True} if has else {}
+
+
 def _fmt_signed(fmt, x) -> str:
     text = fmt(x)
     return text if text.startswith(("-", "–")) else f"+{text}"
@@ -150,9 +159,9 @@ def compare_context(
         "nav_chart": charts.line_chart(
             compare.nav_curves(streams),
             "Growth of 1 (headline cells, net of costs)",
-            ylabel="NAV (log scale)",
+            ylabel="NAV",
             highlight=reference,
-            logy=True,
+            **_log_axis(),
         ),
         "periods_table": tearsheet.table(["Period", *streams], period_rows, period_css),
         "n_crises": n_crises,

@@ -227,17 +227,6 @@ def tearsheet_link(run_id: str, artifact: str = "tearsheet.html") -> str:
     return str(Path(artifact_uri) / artifact)
 
 
-def describe_run(run_id: str) -> dict[str, object]:
-    """Tags, metrics and status of a run (for ``poc tearsheet link``)."""
-    run = MlflowClient().get_run(run_id)
-    return {
-        "status": run.info.status,
-        "tags": dict(run.data.tags),
-        "metrics": dict(run.data.metrics),
-        "experiment_id": run.info.experiment_id,
-    }
-
-
 # --------------------------------------------------------------------------
 # Reading runs back (``poc compare``)
 # --------------------------------------------------------------------------
@@ -300,3 +289,14 @@ def run_link(run_id: str, experiment_id: str) -> str:
     if uri.startswith(("http://", "https://")):
         return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
     return f"runs:/{run_id}"
+
+
+def describe_run(run_id: str) -> dict[str, object]:
+    """Tags, metrics and status of a run (for ``poc tearsheet link``)."""
+    run = MlflowClient().get_run(run_id)
+    return {
+        "status": run.info.status,
+        "tags": dict(run.data.tags),
+        "metrics": dict(run.data.metrics),
+        "experiment_id": run.info.experiment_id,
+    }
