@@ -204,29 +204,6 @@ def log_artifacts(run: ParentRun, paths: Sequence[Path]) -> None:
         client.log_artifact(run.run_id, str(path))
 
 
-def tearsheet_link(run_id: str, artifact: str = "tearsheet.html") -> str:
-    """Where a person opens the tear sheet of ``run_id``.
-
-    The MLflow UI address of the artifact when the tracking URI is an HTTP
-    server; otherwise the local file's path.
-    """
-    client = MlflowClient()
-    run = client.get_run(run_id)
-    uri = mlflow.get_tracking_uri()
-    if uri.startswith(("http://", "https://")):
-        base = uri.rstrip("/")
-        return (
-            f"{base}/#/experiments/{run.info.experiment_id}/runs/{run_id}/artifacts/"
-            f"{quote(artifact)}"
-        )
-    artifact_uri = run.info.artifact_uri
-    if artifact_uri.startswith("file://"):
-        artifact_uri = artifact_uri[len("file://") :]
-    elif "://" in artifact_uri:
-        return f"{artifact_uri.rstrip('/')}/{artifact}"
-    return str(Path(artifact_uri) / artifact)
-
-
 # --------------------------------------------------------------------------
 # Reading runs back (``poc compare``)
 # --------------------------------------------------------------------------
@@ -289,6 +266,29 @@ def run_link(run_id: str, experiment_id: str) -> str:
     if uri.startswith(("http://", "https://")):
         return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
     return f"runs:/{run_id}"
+
+
+def tearsheet_link(run_id: str, artifact: str = "tearsheet.html") -> str:
+    """Where a person opens the tear sheet of ``run_id``.
+
+    The MLflow UI address of the artifact when the tracking URI is an HTTP
+    server; otherwise the local file's path.
+    """
+    client = MlflowClient()
+    run = client.get_run(run_id)
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        base = uri.rstrip("/")
+        return (
+            f"{base}/#/experiments/{run.info.experiment_id}/runs/{run_id}/artifacts/"
+            f"{quote(artifact)}"
+        )
+    artifact_uri = run.info.artifact_uri
+    if artifact_uri.startswith("file://"):
+        artifact_uri = artifact_uri[len("file://") :]
+    elif "://" in artifact_uri:
+        return f"{artifact_uri.rstrip('/')}/{artifact}"
+    return str(Path(artifact_uri) / artifact)
 
 
 def describe_run(run_id: str) -> dict[str, object]:
