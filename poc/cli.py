@@ -5,6 +5,8 @@ Commands::
     poc snapshot create --source bundled|synthetic|files [...]
     poc snapshot list | show ID | verify ID | gc [--dry-run]
     poc signal validate FILE --snapshot ID [--lag L]
+    poc track add|update|show|list|remove ...   (poc/cli_track.py)
+    poc compare RUN_A RUN_B [...]               (poc/cli_track.py)
 
 Every command exits 0 on success, 1 when the data or a request is bad (the
 message says what and how to fix it) and 2 on a usage error.
@@ -66,6 +68,11 @@ def _cmd_snapshot_create(args: argparse.Namespace) -> int:
             raise PocError("--source files needs --id NAME for the new snapshot (e.g. my-data-v1)")
         data = sources.from_files(args.returns, args.risk, args.securities, args.benchmark)
         snapshot_id = args.id
+    if args.end:
+        # A snapshot of the source as it was on a past date (a later one extends it).
+        data = sources.truncate_at(data, args.end)
+        if not args.id:
+            snapshot_id = f"{snapshot_id}-to{args.end}"
     print(f"building snapshot {snapshot_id!r} from {args.source} data ...", flush=True)
     snapshot = create_snapshot(data, store, snapshot_id)
     elapsed = time.perf_counter() - started
@@ -735,6 +742,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--returns", default=None, help="files: returns table (CSV/parquet)")
     create.add_argument("--risk", default=None, help="files: risk table (CSV/parquet)")
     create.add_argument("--benchmark", default=None, help="files: benchmark returns (date, ret)")
+    create.add_argument(
+        "--end", default=None, help="keep only dates up to END (YYYY-MM-DD): the source as of then"
+    )
     _add_store(create)
     create.set_defaults(func=_cmd_snapshot_create)
 
@@ -884,6 +894,15 @@ def build_parser() -> argparse.ArgumentParser:
 # Later modules (backtest, suite, tear sheet, allocation) register their
 # sub-commands here so this file stays a thin dispatcher.
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _register_track_and_compare(commands: argparse._SubParsersAction) -> None:
+    from poc.cli_track import register
+
+    register(commands, snapshot_store, _add_store)
+
+
+_EXTRA_COMMANDS.append(_register_track_and_compare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
