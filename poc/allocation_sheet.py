@@ -150,6 +150,7 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
         "fraction <= 1, caps and minimums respected) before analytics ran; a cell that failed it "
         "is shown as FAILED. Costs: per-day cost / previous NAV, summed.",
         "notes": result.notes,
+        **_trust_and_verdict(result),
     }
     if not cell.ok:
         context.update(
@@ -192,3 +193,25 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
         "poc.allocation.regime for the exact rules.",
     )
     return context
+
+
+def _trust_and_verdict(result) -> dict[str, Any]:
+    """The verdict box and the "How much to trust this" section (active returns)."""
+    from poc.trust_sheet import trust_context
+
+    v = getattr(result, "verdict", None)
+    verdict = None
+    if v is not None:
+        verdict = {
+            "color": v.color,
+            "grade": v.grade,
+            "score": fmt_num(v.score, 1),
+            "reasons": v.reasons,
+            "headline_cell": result.headline,
+            "warnings": list(v.warnings),
+            "caveats": list(v.caveats),
+        }
+    trust = trust_context(result)
+    if trust is not None:
+        trust["subject"] = "active return over the benchmark"
+    return {"verdict": verdict, "trust": trust}
