@@ -25,12 +25,18 @@ def test_the_code_cites_docs_pages():
 
 
 def test_every_cited_docs_page_exists():
-    missing = {name: sorted(where) for name, where in _cited_pages().items()
-               if not (ROOT / "docs" / name).is_file()}
+    missing = {
+        name: sorted(where)
+        for name, where in _cited_pages().items()
+        if not (ROOT / "docs" / name).is_file()
+    }
     assert missing == {}, f"cited but not in docs/: {missing}"
 
 
 def test_no_reference_to_the_shared_design_file():
-    offenders = [str(p.relative_to(ROOT)) for p in [*ROOT.glob("poc/**/*.py"), ROOT / "README.md"]
-                 if "DESIGN.md" in p.read_text(encoding="utf-8")]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in [*ROOT.glob("poc/**/*.py"), ROOT / "README.md"]
+        if "DESIGN.md" in p.read_text(encoding="utf-8")
+    ]
     assert offenders == []
