@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from poc import charts
+from poc.periods_sheet import periods_section
 from poc.tearsheet import cells_table, fmt_int, fmt_num, fmt_pct, table, timestamp
 
 METRIC_ROWS = (
@@ -160,6 +161,7 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
             },
             regime_table=table(["Regime"], []),
             regime_note="",
+            periods=None,
         )
         return context
     m = cell.metrics
@@ -178,6 +180,13 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
         regime_table=table(
             ["Regime", "Days", "Share"],
             [[str(k), fmt_int(r["days"]), fmt_pct(r["share"])] for k, r in distribution.iterrows()],
+        ),
+        periods=periods_section(
+            {
+                "portfolio": cell.daily.set_index("date")["net"],
+                "benchmark": cell.daily.set_index("date")["benchmark"],
+            },
+            primary_label=f"{result.headline}, net",
         ),
         regime_note="Regimes of the benchmark, each dated by the close whose data it uses "
         "(trend up, trend down, compression, breaking volatility, choppy); see "

@@ -423,6 +423,7 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
         "ic_decay_table": ic_decay,
         "ic_note": ic_note,
         "charts": _charts(result),
+        "periods": _periods(headline),
         "notes": result.notes,
         "trust": _trust_context(result),
     }
@@ -432,3 +433,13 @@ def _trust_context(result) -> dict[str, Any] | None:
     from poc.trust_sheet import trust_context  # imports this module's formatters
 
     return trust_context(result)
+
+
+def _periods(headline) -> dict[str, Any] | None:
+    """Crisis, annual and monthly tables of the headline cell (None when it failed)."""
+    if not headline.ok or headline.daily is None or headline.daily.empty:
+        return None
+    from poc.periods_sheet import periods_section
+
+    net = headline.daily.set_index("date")["net"]
+    return periods_section({"net": net}, primary_label=f"{headline.name}, net")

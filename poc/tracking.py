@@ -208,6 +208,70 @@ def log_artifacts(run: ParentRun, paths: Sequence[Path]) -> None:
         client.log_artifact(run.run_id, str(path))
 
 
+# --------------------------------------------------------------------------
+# Reading runs back (``poc compare``)
+# --------------------------------------------------------------------------
+
+
+def fetch_run(run_id: str) -> dict[str, object]:
+    """Name, experiment, tags and artifact location of ``run_id``.
+
+    Raises
+    ------
+    PocError
+        When the tracking store has no such run (the message says which store).
+    """
+    from mlflow.exceptions import MlflowException
+
+    from poc.exceptions import PocError
+
+    try:
+        run = MlflowClient().get_run(run_id)
+    except MlflowException as exc:
+        raise PocError(
+            f"unknown run id {run_id!r} in the tracking store {mlflow.get_tracking_uri()!r} "
+            f"({exc.error_code}); list parent runs in the MLflow UI or set MLFLOW_TRACKING_URI "
+            "to the store the run was logged in"
+        ) from None
+    return {
+        "run_id": run.info.run_id,
+        "name": run.info.run_name or run.info.run_id[:8],
+        "experiment_id": run.info.experiment_id,
+        "status": run.info.status,
+        "tags": dict(run.data.tags),
+        "metrics": dict(run.data.metrics),
+    }
+
+
+def download_run_artifact(run_id: str, artifact: str, folder: Path) -> Path:
+    """Download one artifact of ``run_id`` into ``folder``; PocError naming it when absent."""
+    from mlflow.exceptions import MlflowException
+
+    from poc.exceptions import PocError
+
+    names = {f.path for f in MlflowClient().list_artifacts(run_id)}
+    if artifact not in names:
+        raise PocError(
+            f"run {run_id!r} has no artifact {artifact!r} (it has {sorted(names) or 'none'}); "
+            "compare parent runs of `poc run` or `poc allocate`, not their child runs"
+        )
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=artifact, dst_path=str(folder)
+        )
+    except MlflowException as exc:
+        raise PocError(f"cannot download {artifact!r} of run {run_id!r}: {exc}") from None
+    return Path(local)
+
+
+def run_link(run_id: str, experiment_id: str) -> str:
+    """Where a person opens a run: the UI page on an HTTP server, else ``runs:/ID``."""
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"runs:/{run_id}"
+
+
 def tearsheet_link(run_id: str, artifact: str = "tearsheet.html") -> str:
     """Where a person opens the tear sheet of ``run_id``.
 
