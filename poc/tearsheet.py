@@ -120,6 +120,8 @@ def timestamp() -> str:
 _COMPONENT_LABELS = {
     "sharpe": "Sharpe",
     "lag_stability": "Lag stability",
+    "deflated_sharpe": "Deflated Sharpe",
+    "overfitting": "Overfitting (1 - PBO)",
     "residualization_stability": "Residualization stability",
     "baseline_uniqueness": "Baseline uniqueness",
     "cap_consistency": "Cap consistency",

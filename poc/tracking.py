@@ -421,6 +421,8 @@ def prior_trials(experiment_id: str, signal_digest: str, exclude_parent: str | N
         for r in page:
             if exclude_parent and r.data.tags.get(MLFLOW_PARENT_RUN_ID) == exclude_parent:
                 continue
+            if r.info.status != "FINISHED":  # killed or failed: not a completed trial
+                continue
             runs += 1
             sharpe = r.data.metrics.get("sharpe", float("nan"))
             by_config.setdefault(config_key(dict(r.data.params)), []).append(sharpe)

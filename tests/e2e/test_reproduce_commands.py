@@ -47,6 +47,10 @@ def env(tmp_path_factory):
         patch.setenv("POC_SNAPSHOT_DIR", str(store))
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.delenv("MLFLOW_RUN_ID", raising=False)
+        # mlflow.set_experiment (in-process runs) exports MLFLOW_EXPERIMENT_ID; record its
+        # absence so it is removed afterwards and later `mlflow run` tests are not misled.
+        patch.setenv("MLFLOW_EXPERIMENT_ID", "")
+        patch.delenv("MLFLOW_EXPERIMENT_ID")
         mlflow.set_tracking_uri(uri)
         yield {"root": root, "store": store, "uri": uri}
     mlflow.set_tracking_uri(None)
@@ -73,8 +77,13 @@ def _execute(command: str, env: dict) -> str:
     parts = shlex.split(command)
     assert parts[:3] == ["mlflow", "run", "."], command
     bin_dir = Path(sys.executable).parent
+    # As a user's fresh shell would: without the MLFLOW_EXPERIMENT_ID that the in-process
+    # run's mlflow.set_experiment exported (a printed command names no experiment, so it
+    # logs to MLflow's default one; in the same experiment it would count as another trial
+    # of the signal and deflate its Sharpe further, docs/verdict.md).
+    inherited = {k: v for k, v in os.environ.items() if k != "MLFLOW_EXPERIMENT_ID"}
     full_env = {
-        **os.environ,
+        **inherited,
         "PATH": str(bin_dir) + os.pathsep + os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
         "MLFLOW_TRACKING_URI": env["uri"],
