@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -306,6 +307,8 @@ class AllocationSuiteResult:
     headline: str
     notes: list[str]
     seconds: float
+    trust: Any = None  # poc.trust_suite.TrustReport on active returns
+    verdict: Any = None  # poc.verdict.Verdict on active returns (docs/verdict.md)
 
     def cell(self, name: str) -> CellResult:
         return next(c for c in self.cells if c.name == name)
@@ -317,9 +320,17 @@ class AllocationSuiteResult:
 
 
 def run_allocation_suite(
-    spec: AllocationSpec, snapshot: Snapshot, progress: ProgressFn | None = None
+    spec: AllocationSpec,
+    snapshot: Snapshot,
+    progress: ProgressFn | None = None,
+    before_cells: Callable[[str, dict], dict[tuple[str, str], CellResult]] | None = None,
 ) -> AllocationSuiteResult:
-    """Run every cell of an allocation grid on a snapshot's prices and benchmark."""
+    """Run every cell of an allocation grid on a snapshot's prices and benchmark.
+
+    ``before_cells(headline_name, wanted)``, when given, is called before any cell
+    runs with every cell's params by ``(name, "cell")`` and returns finished cells
+    to reuse instead of recomputing (``poc allocate --resume``).
+    """
     started = time.perf_counter()
     prices, benchmark = allocation_inputs(snapshot)
     if spec.start:
@@ -340,9 +351,14 @@ def run_allocation_suite(
     tasks = [
         (run_allocation_cell, (prices, benchmark, sectors, params, name)) for name, params in cells
     ]
-    results = run_cells(tasks, spec.n_jobs, spec.backend, progress)
+    # A resumed suite hands back the cells an earlier run finished (poc.resume).
+    wanted = {(name, "cell"): params for name, params in cells}
+    reused = before_cells(headline, wanted) if before_cells is not None else {}
+    todo = [task for task, key in zip(tasks, wanted, strict=True) if key not in reused]
+    computed = {r.name: r for r in run_cells(todo, spec.n_jobs, spec.backend, progress)}
+    results = [reused.get(key) or computed[key[0]] for key in wanted]
     notes = [f"cell {r.name!r} FAILED: {r.error}" for r in results if not r.ok]
-    return AllocationSuiteResult(
+    result = AllocationSuiteResult(
         spec=spec,
         snapshot_id=snapshot.snapshot_id,
         snapshot_digest=snapshot.digest,
@@ -353,3 +369,7 @@ def run_allocation_suite(
         notes=notes,
         seconds=time.perf_counter() - started,
     )
+    from poc.trust_suite import allocation_trust, survivorship_biased
+
+    report, verdict = allocation_trust(result, survivorship_biased(snapshot.manifest))
+    return dataclasses.replace(result, trust=report, verdict=verdict)

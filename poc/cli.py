@@ -5,6 +5,8 @@ Commands::
     poc snapshot create --source bundled|synthetic|files [...]
     poc snapshot list | show ID | verify ID | gc [--dry-run]
     poc signal validate FILE --snapshot ID [--lag L]
+    poc track add|update|show|list|remove ...   (poc/cli_track.py)
+    poc compare RUN_A RUN_B [...]               (poc/cli_track.py)
 
 Every command exits 0 on success, 1 when the data or a request is bad (the
 message says what and how to fix it) and 2 on a usage error.
@@ -66,6 +68,11 @@ def _cmd_snapshot_create(args: argparse.Namespace) -> int:
             raise PocError("--source files needs --id NAME for the new snapshot (e.g. my-data-v1)")
         data = sources.from_files(args.returns, args.risk, args.securities, args.benchmark)
         snapshot_id = args.id
+    if args.end:
+        # A snapshot of the source as it was on a past date (a later one extends it).
+        data = sources.truncate_at(data, args.end)
+        if not args.id:
+            snapshot_id = f"{snapshot_id}-to{args.end}"
     print(f"building snapshot {snapshot_id!r} from {args.source} data ...", flush=True)
     snapshot = create_snapshot(data, store, snapshot_id)
     elapsed = time.perf_counter() - started
@@ -259,13 +266,86 @@ def _print_progress(done: int, total: int, result) -> None:
     print(f"  [{done:>3}/{total}] {label:<40} {detail}  ({result.seconds:.2f}s)", flush=True)
 
 
+RESULTS_ENV = "POC_RESULTS_DIR"
+
+
+def _results_dir(suite_name: str) -> Path:
+    """Where results go when the tracking store fails: ``$POC_RESULTS_DIR`` (default
+    ``./poc-results``) / ``<suite>-<UTC timestamp>``."""
+    import re
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", suite_name).strip("_") or "suite"
+    return Path(os.environ.get(RESULTS_ENV) or "poc-results").resolve() / f"{safe}-{stamp}"
+
+
+def _check_store() -> None:
+    # Before anything imports mlflow (whose client retries a dead server for minutes).
+    from poc.store_check import URI_ENV, check_tracking_store
+
+    check_tracking_store(os.environ.get(URI_ENV))
+
+
+def _resume_command(args: argparse.Namespace, keys: Sequence[str], run_id: str) -> str:
+    """The command that resumes ``run_id``: this one with ``--resume``.
+
+    Also under ``mlflow run``: ``poc`` resumes into the interrupted suite's experiment,
+    where ``mlflow run`` would need the same ``--experiment-name`` again.
+    """
+    import shlex
+
+    parts = ["poc", args.command, "--experiment", args.experiment]
+    for key in keys:
+        value = getattr(args, key, None)
+        if value not in (None, ""):
+            parts += [f"--{key.replace('_', '-')}", str(value)]
+    if getattr(args, "store", None):
+        parts += ["--store", args.store]
+    return shlex.join([*parts, "--resume", run_id])
+
+
+def _interrupted(
+    exc: BaseException, parent: str | None, attached: str | None, resume_command: str
+) -> int:
+    """One line, no traceback, for Ctrl-C / SIGTERM; the exit code says which signal.
+
+    ``attached`` is the run ``mlflow run`` created (read before MLflow consumes
+    ``MLFLOW_RUN_ID``).
+    """
+    from poc import interrupts, lifecycle
+
+    run_id = parent or attached
+    if run_id:
+        from poc import tracking
+
+        # Ends the `mlflow run` run when the interruption came before the suite opened it
+        # (a no-op status change otherwise: the suite already ended its runs KILLED).
+        if parent is None:
+            lifecycle.end_quietly(tracking.end_run, run_id, lifecycle.KILLED)
+        signame = str(exc.args[0]) if exc.args else "SIGINT"
+        lifecycle.end_quietly(
+            lambda rid, _status: tracking.set_tags(rid, {"poc.interrupted": signame}),
+            run_id,
+            lifecycle.KILLED,
+        )
+        print(
+            f"interrupted: parent run {run_id} ended KILLED; resume with: {resume_command}",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print("interrupted before any run was opened; nothing was logged", file=sys.stderr)
+    return interrupts.exit_code(exc)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from poc import interrupts
     from poc.catalog import ensure_snapshot
     from poc.experiment import apply_overrides, load_spec, reproduce_command
-    from poc.runner import run_experiment
     from poc.suite import check_backend
 
     started = time.perf_counter()
+    _check_store()
     spec = load_spec(args.experiment)
     spec = apply_overrides(spec, {key: getattr(args, key) for key in _OVERRIDES})
     check_backend(spec.backend)
@@ -278,21 +358,45 @@ def _cmd_run(args: argparse.Namespace) -> int:
         + f", n_jobs={spec.n_jobs}",
         flush=True,
     )
-    outcome = run_experiment(
-        spec,
-        snapshot,
-        command=reproduce_command(spec, snapshot.snapshot_id),
-        git_commit=_git_commit(),
-        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
-        progress=_print_progress,
-    )
+    command = reproduce_command(spec, snapshot.snapshot_id)
+    attached = os.environ.get("MLFLOW_RUN_ID") or None
+    state: dict[str, str] = {}
+
+    def notify(line: str) -> None:
+        if line.startswith("parent run: "):
+            state["parent"] = line.split(": ", 1)[1]
+        print(line, flush=True)
+
+    try:
+        with interrupts.handling_interrupts():
+            from poc.runner import run_experiment
+
+            outcome = run_experiment(
+                spec,
+                snapshot,
+                command=command,
+                git_commit=_git_commit(),
+                attach_run_id=attached,
+                progress=_print_progress,
+                resume_from=args.resume or None,
+                notify=notify,
+                results_dir=_results_dir(spec.name),
+            )
+    except KeyboardInterrupt as exc:
+        parent = state.get("parent")
+        resume = _resume_command(args, _OVERRIDES, parent or attached or "")
+        return _interrupted(exc, parent, attached, resume)
     result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
     print(f"done in {time.perf_counter() - started:.1f}s")
-    print(
-        f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100"
-    )
+    if outcome.grade is None:
+        print(f"VERDICT: {outcome.verdict.upper()}  no grade, no score")
+    else:
+        print(
+            f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  "
+            f"score {outcome.score:.1f}/100"
+        )
     for reason in result.verdict.reasons:
         print(f"  - {reason}")
     print(f"parent run: {outcome.run_id}")
@@ -340,16 +444,13 @@ def _allocation_command(spec, snapshot_id: str) -> str:
 
 
 def _cmd_allocate(args: argparse.Namespace) -> int:
-    from poc.allocation_suite import (
-        apply_allocation_overrides,
-        load_allocation_spec,
-        run_allocation_suite,
-    )
+    from poc import interrupts
+    from poc.allocation_suite import apply_allocation_overrides, load_allocation_spec
     from poc.catalog import ensure_snapshot
-    from poc.runner import log_allocation_suite
     from poc.suite import check_backend
 
     started = time.perf_counter()
+    _check_store()
     spec = load_allocation_spec(args.experiment)
     spec = apply_allocation_overrides(
         spec, {key: getattr(args, key) for key in _ALLOCATION_OVERRIDES}
@@ -361,18 +462,93 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
         f"({snapshot.digest[:12]}), {len(spec.cells())} cells, n_jobs={spec.n_jobs}",
         flush=True,
     )
-    result = run_allocation_suite(spec, snapshot, progress=_print_progress)
-    outcome = log_allocation_suite(
+    command = _allocation_command(spec, snapshot.snapshot_id)
+    attached = os.environ.get("MLFLOW_RUN_ID") or None
+    state: dict[str, str] = {}
+
+    def notify(line: str) -> None:
+        if line.startswith("parent run: "):
+            state["parent"] = line.split(": ", 1)[1]
+        print(line, flush=True)
+
+    try:
+        with interrupts.handling_interrupts():
+            from poc.allocation_runner import run_allocation_experiment
+
+            outcome = run_allocation_experiment(
+                spec,
+                snapshot,
+                command=command,
+                git_commit=_git_commit(),
+                attach_run_id=attached,
+                progress=_print_progress,
+                resume_from=args.resume or None,
+                notify=notify,
+                results_dir=_results_dir(spec.name),
+            )
+    except KeyboardInterrupt as exc:
+        parent = state.get("parent")
+        resume = _resume_command(args, _ALLOCATION_OVERRIDES, parent or attached or "")
+        return _interrupted(exc, parent, attached, resume)
+    result = outcome.result
+    for note in result.notes:
+        print(f"  note: {note}")
+    print(f"done in {time.perf_counter() - started:.1f}s")
+    print(f"headline cell {result.headline!r}: Sharpe {outcome.score:.2f}")
+    print(f"parent run: {outcome.run_id}")
+    print(f"tear sheet: {outcome.link}")
+    return 0
+
+
+def _overlay_command(spec, snapshot_id: str, oos_start: str | None) -> str:
+    import shlex
+
+    parts = ["mlflow", "run", ".", "-e", "overlays", "--env-manager", "local"]
+    if spec.source_path:
+        parts += ["-P", f"experiment={spec.source_path}"]
+    parts += ["-P", f"snapshot={snapshot_id}"]
+    if oos_start:
+        parts += ["-P", f"oos_start={oos_start}"]
+    return shlex.join(parts)
+
+
+def _cmd_overlays(args: argparse.Namespace) -> int:
+    from poc.catalog import ensure_snapshot
+    from poc.overlay_runner import log_overlay_suite
+    from poc.overlay_suite import load_overlay_spec, overlay_spec_with, run_overlay_suite
+
+    started = time.perf_counter()
+    spec = overlay_spec_with(
+        load_overlay_spec(args.experiment),
+        {"snapshot": args.snapshot, "oos_start": args.oos_start, "overlay": args.overlay},
+    )
+    snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
+    print(
+        f"overlay suite {spec.name!r} on snapshot {snapshot.snapshot_id!r} "
+        f"({snapshot.digest[:12]}), {len(spec.cells())} cells",
+        flush=True,
+    )
+    result = run_overlay_suite(spec, snapshot, progress=_print_progress)
+    outcome = log_overlay_suite(
         result,
         snapshot,
-        command=_allocation_command(spec, snapshot.snapshot_id),
+        command=_overlay_command(spec, snapshot.snapshot_id, args.oos_start),
         git_commit=_git_commit(),
         attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
     )
     for note in result.notes:
         print(f"  note: {note}")
+    for w in result.walk_forwards:
+        m = w.result.metrics()
+        print(
+            f"  {w.name}: OOS Sharpe {m['wf_oos_sharpe']:.2f} vs in-sample best "
+            f"{m['wf_is_best_sharpe']:.2f} ({w.result.is_best_cell})"
+        )
     print(f"done in {time.perf_counter() - started:.1f}s")
-    print(f"headline cell {result.headline!r}: Sharpe {outcome.score:.2f}")
+    print(
+        f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100"
+        f"  (headline {result.headline!r}, out of sample from {result.oos_start})"
+    )
     print(f"parent run: {outcome.run_id}")
     print(f"tear sheet: {outcome.link}")
     return 0
@@ -572,6 +748,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--returns", default=None, help="files: returns table (CSV/parquet)")
     create.add_argument("--risk", default=None, help="files: risk table (CSV/parquet)")
     create.add_argument("--benchmark", default=None, help="files: benchmark returns (date, ret)")
+    create.add_argument(
+        "--end", default=None, help="keep only dates up to END (YYYY-MM-DD): the source as of then"
+    )
     _add_store(create)
     create.set_defaults(func=_cmd_snapshot_create)
 
@@ -638,6 +817,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-cells", dest="max_cells", default=None, help="refuse larger grids (default 5000)"
     )
+    run.add_argument(
+        "--resume",
+        default=None,
+        metavar="PARENT_RUN_ID",
+        help="resume an interrupted suite: reuse its finished cells, compute the rest",
+    )
     _add_store(run)
     run.set_defaults(func=_cmd_run)
 
@@ -654,8 +839,26 @@ def build_parser() -> argparse.ArgumentParser:
             if key not in ("snapshot", "start", "end", "n_jobs", "max_cells")
             else None,
         )
+    alloc.add_argument(
+        "--resume",
+        default=None,
+        metavar="PARENT_RUN_ID",
+        help="resume an interrupted allocation suite: reuse its finished cells",
+    )
     _add_store(alloc)
     alloc.set_defaults(func=_cmd_allocate)
+
+    over = commands.add_parser(
+        "overlays",
+        help="raw vs risk-overlay variants, IS/OOS and walk-forward (MLproject entry point "
+        "`overlays`)",
+    )
+    over.add_argument("--experiment", default="experiments/overlays.yaml")
+    over.add_argument("--snapshot", default=None, help="snapshot id (default: the spec's)")
+    over.add_argument("--oos-start", dest="oos_start", default=None, help="date or fraction")
+    over.add_argument("--overlay", default=None, help="comma-separated overlays (grid axis)")
+    _add_store(over)
+    over.set_defaults(func=_cmd_overlays)
 
     sheet = commands.add_parser("tearsheet", help="tear sheet links")
     sheet_cmds = sheet.add_subparsers(dest="tearsheet_command", required=True)
@@ -697,6 +900,127 @@ def build_parser() -> argparse.ArgumentParser:
 # Later modules (backtest, suite, tear sheet, allocation) register their
 # sub-commands here so this file stays a thin dispatcher.
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _register_track_and_compare(commands: argparse._SubParsersAction) -> None:
+    from poc.cli_track import register
+
+    register(commands, snapshot_store, _add_store)
+
+
+_EXTRA_COMMANDS.append(_register_track_and_compare)
+
+
+# --------------------------------------------------------------------------
+# portfolio (MLproject entry point `portfolio`): a signal's capital-constrained book
+# --------------------------------------------------------------------------
+
+_PORTFOLIO_GRID = (
+    "hold_days",
+    "gate",
+    "gate_percentile",
+    "max_positions",
+    "risk_per_trade",
+    "stop_multiple",
+    "max_weight",
+    "decay_percentile",
+    "lag",
+    "commission_bps",
+    "slippage_bps",
+)
+_PORTFOLIO_SETTINGS = ("signal", "snapshot", "start", "end", "n_jobs", "n_control", "seed")
+
+
+def _portfolio_command(spec, snapshot_id: str) -> str:
+    import shlex
+
+    parts = ["mlflow", "run", ".", "-e", "portfolio", "--env-manager", "local"]
+    if spec.source_path:
+        parts += ["-P", f"experiment={spec.source_path}"]
+    parts += ["-P", f"signal={spec.signal}", "-P", f"snapshot={snapshot_id}"]
+    for axis in ("hold_days", "gate", "gate_percentile", "max_positions", "risk_per_trade"):
+        if axis in spec.grid:
+            parts += ["-P", f"{axis}={','.join(str(v).lower() for v in spec.grid[axis])}"]
+    if "stop_multiple" in spec.grid:
+        parts += ["-P", f"stop_multiple={','.join(str(v) for v in spec.grid['stop_multiple'])}"]
+    parts += ["-P", f"n_control={spec.n_control}"]
+    return shlex.join(parts)
+
+
+def _cmd_portfolio(args: argparse.Namespace) -> int:
+    from poc.catalog import ensure_snapshot
+    from poc.portfolio.report import headline_summary, log_portfolio_suite
+    from poc.portfolio.suite import (
+        apply_portfolio_overrides,
+        load_portfolio_spec,
+        run_portfolio_suite,
+    )
+    from poc.suite import check_backend
+
+    started = time.perf_counter()
+    spec = load_portfolio_spec(args.experiment)
+    keys = (*_PORTFOLIO_GRID, *_PORTFOLIO_SETTINGS)
+    spec = apply_portfolio_overrides(spec, {key: getattr(args, key) for key in keys})
+    check_backend(spec.backend)
+    snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
+    print(
+        f"portfolio suite {spec.name!r}: signal {spec.signal} on snapshot "
+        f"{snapshot.snapshot_id!r} ({snapshot.digest[:12]}), {len(spec.cells())} cells x "
+        f"(1 + {spec.n_control} random-entry draws), n_jobs={spec.n_jobs}",
+        flush=True,
+    )
+
+    def progress(done: int, total: int, result) -> None:
+        m = result.metrics
+        detail = (
+            f"expectancy {m.get('expectancy', float('nan')):8.4%}  bound "
+            f"{m.get('control_bound', float('nan')):8.4%}"
+            if result.ok
+            else f"FAILED: {result.error}"
+        )
+        print(f"  [{done:>3}/{total}] {result.name:<48} {detail}  ({result.seconds:.2f}s)")
+
+    result = run_portfolio_suite(spec, snapshot, progress=progress)
+    outcome = log_portfolio_suite(
+        result,
+        snapshot,
+        command=_portfolio_command(spec, snapshot.snapshot_id),
+        git_commit=_git_commit(),
+        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+    )
+    for note in result.notes:
+        print(f"  note: {note}")
+    h = headline_summary(result)
+    print(f"done in {time.perf_counter() - started:.1f}s")
+    print(
+        f"headline cell {result.headline!r}: {h['n_trades']:.0f} trades, expectancy "
+        f"{h['expectancy']:.4%} per trade, mean R {h['mean_r']:.3f}, random-entry bound "
+        f"{h['control_bound']:.4%}: "
+        + ("BEATS the control" if h["beats_control"] == 1.0 else "does not beat the control")
+    )
+    print(f"parent run: {outcome.run_id}")
+    print(f"tear sheet: {outcome.link}")
+    return 0
+
+
+def _register_portfolio(commands: argparse._SubParsersAction) -> None:
+    folio = commands.add_parser(
+        "portfolio",
+        help="simulate a signal as a capital-constrained book over a grid and log it "
+        "(MLproject entry point `portfolio`)",
+    )
+    folio.add_argument("--experiment", default="experiments/portfolio.yaml")
+    for key in _PORTFOLIO_GRID:
+        folio.add_argument(
+            f"--{key.replace('_', '-')}", dest=key, default=None, help="comma-separated grid values"
+        )
+    for key in _PORTFOLIO_SETTINGS:
+        folio.add_argument(f"--{key.replace('_', '-')}", dest=key, default=None)
+    _add_store(folio)
+    folio.set_defaults(func=_cmd_portfolio)
+
+
+_EXTRA_COMMANDS.append(_register_portfolio)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

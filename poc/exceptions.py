@@ -74,3 +74,7 @@ class RunNotFoundError(PocError, LookupError):
 
 class SnapshotDamagedError(SnapshotError):
     """A snapshot folder exists but its manifest is missing, unreadable or incomplete."""
+
+
+class NoTradesError(PocError, ValueError):
+    """A backtest cell never held a position, so it has no performance to grade."""

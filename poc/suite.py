@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import joblib
@@ -25,11 +26,12 @@ from poc import evaluation
 from poc.catalog import Snapshot
 from poc.contract import align_signal, check_signal, read_signal
 from poc.engine import BacktestConfig, run_backtest
-from poc.exceptions import ConfigError
+from poc.exceptions import ConfigError, NoTradesError
 from poc.experiment import ExperimentSpec
 from poc.metrics import sharpe_ratio
 from poc.panel import Panel, load_panel, signal_matrix
 from poc.signals import BASELINES, load_builtin
+from poc.trust_suite import survivorship_biased, trust_inputs, trust_report
 from poc.verdict import Verdict, VerdictInputs, compute_verdict
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,8 @@ class SuiteResult:
     verdict: Verdict
     notes: list[str]
     seconds: float
+    trust: Any = None  # poc.trust_suite.TrustReport of the headline cell
+    verdict_inputs: VerdictInputs | None = None
 
     @property
     def grid_cells(self) -> list[CellResult]:
@@ -165,13 +169,46 @@ def _cell_metrics(result) -> dict[str, float]:
     return metrics
 
 
+def no_trades_reason(counts: dict[str, int], daily: pd.DataFrame, params: dict[str, Any]) -> str:
+    """Why a backtest never held a position, or ``""`` when it traded.
+
+    A cell without a single day of positions has only NaN performance (Sharpe,
+    returns, turnover); grading it would score the suite on everything but
+    performance, so it is a FAILED cell instead.
+    """
+    turnover = daily["turnover"].to_numpy(dtype=float) if len(daily) else np.zeros(0)
+    if counts.get("days", 0) and np.nansum(np.abs(turnover)) > 0:
+        return ""
+    total = counts.get("signal_values", 0)
+    if total and counts.get("beyond_calendar", 0) == total:
+        return (
+            f"never traded: lag {params.get('lag')} pushes all {total:,} signal values past the "
+            "end of the snapshot's calendar; use a smaller lag"
+        )
+    fractile = params.get("fractile")
+    if isinstance(fractile, tuple | list):
+        fractile = ",".join(f"{v:g}" for v in fractile)
+    return (
+        f"never traded: no day had a position ({counts.get('used', 0):,} of {total:,} signal "
+        f"values used; fractile {fractile}, mincos {params.get('mincos')}); "
+        "widen the fractile (e.g. 10,90), lower mincos or check the signal's dates"
+    )
+
+
 def run_cell(
     panel: Panel, signal: np.ndarray, params: dict[str, Any], name: str, kind: str
 ) -> CellResult:
-    """Backtest one cell; never raises (a failure becomes a FAILED result with the error)."""
+    """Backtest one cell; never raises (a failure becomes a FAILED result with the error).
+
+    A cell that never held a position is FAILED with a :class:`NoTradesError`
+    message (see :func:`no_trades_reason`).
+    """
     started = time.perf_counter()
     try:
         result = run_backtest(panel, signal, config_for(params))
+        reason = no_trades_reason(result.counts, result.daily, params)
+        if reason:
+            raise NoTradesError(reason)
         return CellResult(
             name=name,
             kind=kind,
@@ -252,7 +289,28 @@ def verdict_inputs(
         small_cap_sharpe=small,
         positive_years=positive,
         total_years=total,
+        **_inference_inputs(headline, evaluation_),
     )
+
+
+def _finite_or_none(x) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def _not_nan_or_none(x) -> float | None:
+    return float(x) if x is not None and not np.isnan(x) else None
+
+
+def _inference_inputs(headline: CellResult, evaluation_: dict) -> dict[str, Any]:
+    """IC t at 21 days (the conservative one), 1-day IC t at lags 0 and 1, turnover."""
+    by_h = evaluation_["ic_by_horizon"]
+    by_lag = evaluation_.get("ic_t_by_lag", {})
+    return {
+        "ic_t": _finite_or_none(by_h[21].t_stat) if 21 in by_h else None,
+        "ic_t_lag0": _not_nan_or_none(by_lag.get(0)),  # +inf: a perfect IC every day
+        "ic_t_lag1": _not_nan_or_none(by_lag.get(1)),
+        "turnover": _finite_or_none(headline.metrics.get("turnover")) if headline.ok else None,
+    }
 
 
 def evaluate_signal(
@@ -289,7 +347,34 @@ def evaluate_signal(
         },
         "baseline_pnl_corr": pnl_corr,
         "lag": lag,
+        # 1-day IC t at lag 0 and 1: a huge lag-0 t that collapses at lag 1 smells of lookahead.
+        "ic_t_by_lag": {
+            k: evaluation.ic_stats(
+                evaluation.cross_sectional_corr(signal, evaluation.forward_returns(returns, 1, k))
+            ).t_stat
+            for k in (0, 1)
+        },
+        "residual_ic": evaluation.residual_ic(
+            signal, returns, list(baseline_signals.values()), HORIZONS[-1], lag
+        ),
     }
+
+
+def judge(
+    results: list[CellResult],
+    headline: CellResult,
+    base: dict,
+    grid: dict[str, list],
+    evaluation_: dict,
+    manifest: dict,
+) -> tuple[Any, VerdictInputs, Verdict]:
+    """The trust report, the verdict inputs and the verdict of a computed suite."""
+    report = trust_report(results, headline, base, grid, evaluation_)
+    inputs = replace(
+        trust_inputs(verdict_inputs(results, headline, base, evaluation_), report),
+        survivorship=survivorship_biased(manifest),
+    )
+    return report, inputs, compute_verdict(inputs)
 
 
 ProgressFn = Callable[[int, int, CellResult], None]
@@ -312,10 +397,18 @@ def run_cells(
     with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
         parallel = joblib.Parallel(return_as="generator_unordered")
         jobs = (joblib.delayed(_indexed)(i, func, args) for i, (func, args) in enumerate(tasks))
-        for done, (index, result) in enumerate(parallel(jobs), start=1):
-            results[index] = result
-            if progress is not None:
-                progress(done, len(tasks), result)
+        outputs = parallel(jobs)
+        # An interruption (Ctrl-C) leaves finished tasks unread; joblib would warn about them
+        # over the one line the command prints. Close the generator here, warning silenced.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "[0-9]+ tasks have been successfully executed")
+            try:
+                for done, (index, result) in enumerate(outputs, start=1):
+                    results[index] = result
+                    if progress is not None:
+                        progress(done, len(tasks), result)
+            finally:
+                outputs.close()
     return [r for r in results if r is not None]
 
 
@@ -328,6 +421,7 @@ def run_suite(
     snapshot: Snapshot,
     progress: ProgressFn | None = None,
     allow_pickle: bool = False,
+    before_cells: Callable[[str, dict], dict[tuple[str, str], CellResult]] | None = None,
 ) -> SuiteResult:
     """Run an experiment: every grid cell and baseline, the evaluation and the verdict.
 
@@ -337,7 +431,12 @@ def run_suite(
     snapshot : Snapshot
         Already opened (and verified) by the caller.
     progress : callable, optional
-        Called as ``progress(done, total, cell_result)`` after each cell.
+        Called as ``progress(done, total, cell_result)`` after each computed cell.
+    before_cells : callable, optional
+        Called as ``before_cells(signal_digest, wanted)`` (``wanted``: every cell's
+        params by ``(name, kind)``) once the signal is checked and before any cell
+        runs; returns already-finished cells by ``(name, kind)``,
+        which are reused instead of recomputed (``poc run --resume``).
 
     Raises
     ------
@@ -379,7 +478,14 @@ def run_suite(
         (run_cell, (panel, matrix, base, name, "baseline"))
         for name, matrix in baseline_signals.items()
     ]
-    results = run_cells(tasks, spec.n_jobs, spec.backend, progress)
+    signal_digest = table_digest(clean)
+    # A resumed suite hands back the cells an earlier run already finished (poc.resume).
+    keys = [(args[3], args[4]) for _, args in tasks]
+    wanted = {key: args[2] for key, (_, args) in zip(keys, tasks, strict=True)}
+    reused = before_cells(signal_digest, wanted) if before_cells is not None else {}
+    todo = [task for task, key in zip(tasks, keys, strict=True) if key not in reused]
+    computed = {(r.name, r.kind): r for r in run_cells(todo, spec.n_jobs, spec.backend, progress)}
+    results = [reused.get(key) or computed[key] for key in keys]
 
     headline = next(r for r in results if r.name == headline_name and r.kind == "cell")
     for r in results:
@@ -393,13 +499,15 @@ def run_suite(
         headline,
         [r for r in results if r.kind == "baseline"],
     )
-    verdict = compute_verdict(verdict_inputs(results, headline, base, evaluation_))
+    report, inputs, verdict = judge(
+        results, headline, base, dict(spec.grid), evaluation_, snapshot.manifest
+    )
     dates = clean["date_sig"]
     return SuiteResult(
         spec=spec,
         signal_name=spec.display_name,
         signal_source=spec.signal,
-        signal_digest=table_digest(clean),
+        signal_digest=signal_digest,
         signal_rows=len(clean),
         snapshot_id=snapshot.snapshot_id,
         snapshot_digest=snapshot.digest,
@@ -410,6 +518,8 @@ def run_suite(
         verdict=verdict,
         notes=notes,
         seconds=time.perf_counter() - started,
+        trust=report,
+        verdict_inputs=inputs,
     )
 
 

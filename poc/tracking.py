@@ -1,6 +1,6 @@
 """MLflow logging: the only module that imports mlflow.
 
-Layout (DESIGN.md): one parent run per suite, tagged with the signal, the
+Layout (docs/conventions.md): one parent run per suite, tagged with the signal, the
 snapshot id and digest, the verdict and the grade, holding the headline
 metrics and the artifacts (``tearsheet.html``, ``summary.csv``,
 ``daily.parquet``, ``config.json``); one nested child run per grid cell and
@@ -157,8 +157,11 @@ def log_child(
             client.log_artifact(child_id, str(path))
         status = RunStatus.FAILED if error else RunStatus.FINISHED
         client.set_terminated(child_id, RunStatus.to_string(status))
-    except Exception:
-        client.set_terminated(child_id, RunStatus.to_string(RunStatus.FAILED))
+    except BaseException as exc:
+        # KeyboardInterrupt is not an Exception: an interrupted child ends KILLED, not RUNNING.
+        killed = isinstance(exc, KeyboardInterrupt)
+        status = RunStatus.KILLED if killed else RunStatus.FAILED
+        client.set_terminated(child_id, RunStatus.to_string(status))
         raise
     return child_id
 
@@ -203,6 +206,70 @@ def log_artifacts(run: ParentRun, paths: Sequence[Path]) -> None:
     client = MlflowClient()
     for path in paths:
         client.log_artifact(run.run_id, str(path))
+
+
+# --------------------------------------------------------------------------
+# Reading runs back (``poc compare``)
+# --------------------------------------------------------------------------
+
+
+def fetch_run(run_id: str) -> dict[str, object]:
+    """Name, experiment, tags and artifact location of ``run_id``.
+
+    Raises
+    ------
+    PocError
+        When the tracking store has no such run (the message says which store).
+    """
+    from mlflow.exceptions import MlflowException
+
+    from poc.exceptions import PocError
+
+    try:
+        run = MlflowClient().get_run(run_id)
+    except MlflowException as exc:
+        raise PocError(
+            f"unknown run id {run_id!r} in the tracking store {mlflow.get_tracking_uri()!r} "
+            f"({exc.error_code}); list parent runs in the MLflow UI or set MLFLOW_TRACKING_URI "
+            "to the store the run was logged in"
+        ) from None
+    return {
+        "run_id": run.info.run_id,
+        "name": run.info.run_name or run.info.run_id[:8],
+        "experiment_id": run.info.experiment_id,
+        "status": run.info.status,
+        "tags": dict(run.data.tags),
+        "metrics": dict(run.data.metrics),
+    }
+
+
+def download_run_artifact(run_id: str, artifact: str, folder: Path) -> Path:
+    """Download one artifact of ``run_id`` into ``folder``; PocError naming it when absent."""
+    from mlflow.exceptions import MlflowException
+
+    from poc.exceptions import PocError
+
+    names = {f.path for f in MlflowClient().list_artifacts(run_id)}
+    if artifact not in names:
+        raise PocError(
+            f"run {run_id!r} has no artifact {artifact!r} (it has {sorted(names) or 'none'}); "
+            "compare parent runs of `poc run` or `poc allocate`, not their child runs"
+        )
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=artifact, dst_path=str(folder)
+        )
+    except MlflowException as exc:
+        raise PocError(f"cannot download {artifact!r} of run {run_id!r}: {exc}") from None
+    return Path(local)
+
+
+def run_link(run_id: str, experiment_id: str) -> str:
+    """Where a person opens a run: the UI page on an HTTP server, else ``runs:/ID``."""
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"runs:/{run_id}"
 
 
 def tearsheet_link(run_id: str, artifact: str = "tearsheet.html") -> str:
@@ -260,3 +327,108 @@ def describe_run(run_id: str) -> dict[str, object]:
         "metrics": dict(run.data.metrics),
         "experiment_id": run.info.experiment_id,
     }
+
+
+# --------------------------------------------------------------------------
+# Run lifecycle and resume (poc.lifecycle, poc.resume)
+# --------------------------------------------------------------------------
+
+
+def end_run(run_id: str, status: str) -> None:
+    """Give ``run_id`` a terminal status (FINISHED, FAILED, KILLED).
+
+    When it is the active fluent run it is ended through ``mlflow.end_run`` so
+    MLflow's own context exit does not overwrite the status afterwards.
+    """
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        mlflow.end_run(status)
+    else:
+        MlflowClient().set_terminated(run_id, status)
+
+
+def set_tags(run_id: str, tags: Mapping[str, str]) -> None:
+    """Set tags on any run (also a terminated one), in one batch."""
+    MlflowClient().log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def run_summary(run_id: str) -> dict[str, object]:
+    """Status, tags, params, metrics and experiment of a run."""
+    run = MlflowClient().get_run(run_id)
+    return {
+        "run_id": run.info.run_id,
+        "status": run.info.status,
+        "experiment_id": run.info.experiment_id,
+        "tags": dict(run.data.tags),
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+    }
+
+
+def child_runs(parent_run_id: str, experiment_id: str) -> list[dict[str, object]]:
+    """Every run whose parent is ``parent_run_id`` (any status), as :func:`run_summary` dicts."""
+    client = MlflowClient()
+    query = f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'"
+    out, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], query, max_results=1000, page_token=token)
+        out += [
+            {
+                "run_id": r.info.run_id,
+                "status": r.info.status,
+                "experiment_id": r.info.experiment_id,
+                "tags": dict(r.data.tags),
+                "params": dict(r.data.params),
+                "metrics": dict(r.data.metrics),
+            }
+            for r in page
+        ]
+        token = page.token
+        if not token:
+            return out
+
+
+def download_artifact(run_id: str, path: str, destination: Path) -> Path:
+    """Download one artifact of a run into ``destination``; returns the local path."""
+    local = MlflowClient().download_artifacts(run_id, path, str(destination))
+    return Path(local)
+
+
+def experiment_name(experiment_id: str) -> str:
+    """The name of an experiment, from its id."""
+    return MlflowClient().get_experiment(experiment_id).name
+
+
+def prior_trials(experiment_id: str, signal_digest: str, exclude_parent: str | None = None):
+    """Cell configurations already run for this signal in the experiment, with their Sharpe.
+
+    Reads the child runs tagged ``kind=cell`` and ``signal_digest=<digest>`` (every
+    suite tags its cells so), skipping the children of ``exclude_parent`` (the suite
+    being logged). Returns a :class:`poc.trust_suite.PriorTrials`: one mean Sharpe per
+    distinct configuration (its params), and the number of runs read.
+    """
+    from poc.trust_suite import PriorTrials, config_key
+
+    client = MlflowClient()
+    query = f"tags.kind = 'cell' and tags.signal_digest = '{signal_digest}'"
+    by_config: dict[str, list[float]] = {}
+    runs = 0
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id], filter_string=query, max_results=1000, page_token=token
+        )
+        for r in page:
+            if exclude_parent and r.data.tags.get(MLFLOW_PARENT_RUN_ID) == exclude_parent:
+                continue
+            runs += 1
+            sharpe = r.data.metrics.get("sharpe", float("nan"))
+            by_config.setdefault(config_key(dict(r.data.params)), []).append(sharpe)
+        token = page.token
+        if not token:
+            break
+    sharpes = {
+        k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+        for k, v in by_config.items()
+    }
+    return PriorTrials(sharpes=sharpes, runs=runs)
