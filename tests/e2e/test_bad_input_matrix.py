@@ -497,6 +497,8 @@ ALLOCATION = [
 ]
 
 CLI = [
+    Case("gc-dry-run", ("snapshot", "gc", "--dry-run"), code=0, out=("no stale temporary",)),
+    Case("gc", ("snapshot", "gc"), code=0, out=("no stale temporary",)),
     Case("link-malformed", ("tearsheet", "link", "nosuchrun"), ("not an MLflow run id",)),
     Case("link-traversal", ("tearsheet", "link", "../../etc"), ("not an MLflow run id",)),
     Case("link-unknown", ("tearsheet", "link", "0" * 32), ("no run 000", "MLFLOW_TRACKING_URI")),
