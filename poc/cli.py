@@ -44,9 +44,9 @@ def _print_rows(rows: Sequence[tuple[str, str]]) -> None:
 
 def _cmd_snapshot_create(args: argparse.Namespace) -> int:
     from poc import sources
-    from poc.catalog import DEFAULT_SNAPSHOT_ID, create_snapshot, describe_snapshot
+    from poc.catalog import DEFAULT_SNAPSHOT_ID, check_store, create_snapshot, describe_snapshot
 
-    store = snapshot_store(args.store)
+    store = check_store(snapshot_store(args.store))  # before minutes of building data
     started = time.perf_counter()
     if args.source == "bundled":
         data = sources.bundled_sp500()
@@ -137,9 +137,11 @@ def _cmd_snapshot_verify(args: argparse.Namespace) -> int:
 
     problems = verify_snapshot(snapshot_store(args.store), args.snapshot_id)
     if problems:
-        print(f"snapshot {args.snapshot_id!r} FAILED verification:", file=sys.stderr)
-        for line in problems:
-            print(f"  - {line}", file=sys.stderr)
+        print(
+            f"error: snapshot {args.snapshot_id!r} FAILED verification: {' | '.join(problems)} ; "
+            "the data changed after the snapshot was made: recreate it under a new id",
+            file=sys.stderr,
+        )
         return 1
     print(f"snapshot {args.snapshot_id!r} OK: every file matches its manifest digest")
     return 0
@@ -189,9 +191,13 @@ def _cmd_signal_validate(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"  note: {note}")
     if not report.ok:
-        print(f"INVALID: {len(report.problems)} problem(s)", file=sys.stderr)
-        for code, message in report.problems:
-            print(f"  [{code}] {message}", file=sys.stderr)
+        # One line, like every other failure: each problem names its rows and its fix.
+        listed = " | ".join(f"[{code}] {message}" for code, message in report.problems)
+        print(
+            f"error: INVALID: {args.file} breaks the signal contract "
+            f"({len(report.problems)} problem(s)): {listed}",
+            file=sys.stderr,
+        )
         return 1
     aligned = align_signal(report.clean, calendar, args.lag)
     f = aligned.frame
