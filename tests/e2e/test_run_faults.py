@@ -209,19 +209,15 @@ def test_interrupted_run_resumes_to_the_uninterrupted_children(env, signum, poin
         assert parent not in _running(env["experiment_id"])
         # The printed resume command is the one a user runs.
         command = shlex.split(lines[0].split("resume with: ", 1)[1])
-        assert command[:2] == ["poc", "run"]
+        assert command[:2] == ["poc", "run"] and command[-2:] == ["--resume", parent]
         args = command[1:]
     else:
         assert code == -signal.SIGKILL
         assert client.get_run(parent).info.status == "RUNNING"  # nothing could close it
         args = ["run", "--experiment", "spec.yaml", "--resume", parent]
 
-    # One case resumes through the MLproject `resume` parameter, as docs/runs.md shows.
-    resumed = (
-        _mlflow_resume(env, parent)
-        if point == "logging" and signum == signal.SIGKILL
-        else (_poc(env, args))
-    )
+    # The `mlflow run` case resumes through the MLproject `resume` parameter (docs/runs.md).
+    resumed = _mlflow_resume(env, parent) if under_mlflow else _poc(env, args)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     new_parent = re.findall(r"parent run: (\w+)", resumed.stdout)[-1]
     expected_reuse = 1 if point == "compute" else 3
