@@ -3,8 +3,10 @@
 Commands::
 
     poc snapshot create --source bundled|synthetic|files [...]
-    poc snapshot list | show ID | verify ID
+    poc snapshot list | show ID | verify ID | gc [--dry-run]
     poc signal validate FILE --snapshot ID [--lag L]
+    poc track add|update|show|list|remove ...   (poc/cli_track.py)
+    poc compare RUN_A RUN_B [...]               (poc/cli_track.py)
 
 Every command exits 0 on success, 1 when the data or a request is bad (the
 message says what and how to fix it) and 2 on a usage error.
@@ -66,6 +68,11 @@ def _cmd_snapshot_create(args: argparse.Namespace) -> int:
             raise PocError("--source files needs --id NAME for the new snapshot (e.g. my-data-v1)")
         data = sources.from_files(args.returns, args.risk, args.securities, args.benchmark)
         snapshot_id = args.id
+    if args.end:
+        # A snapshot of the source as it was on a past date (a later one extends it).
+        data = sources.truncate_at(data, args.end)
+        if not args.id:
+            snapshot_id = f"{snapshot_id}-to{args.end}"
     print(f"building snapshot {snapshot_id!r} from {args.source} data ...", flush=True)
     snapshot = create_snapshot(data, store, snapshot_id)
     elapsed = time.perf_counter() - started
@@ -75,20 +82,40 @@ def _cmd_snapshot_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_snapshot_list(args: argparse.Namespace) -> int:
-    from poc.catalog import list_snapshots, open_snapshot
+    from poc.catalog import scan_store
 
     store = snapshot_store(args.store)
-    ids = list_snapshots(store)
-    if not ids:
+    entries = scan_store(store)
+    if not entries:
         print(f"no snapshots in {store}; create one with `poc snapshot create --source bundled`")
         return 0
     print(f"snapshots in {store}:")
-    for snapshot_id in ids:
-        m = open_snapshot(store, snapshot_id, verify=False).manifest
+    for entry in entries:
+        m = entry.manifest
+        if m is None:
+            # One damaged folder must not hide the others: list it, marked.
+            print(f"  {entry.snapshot_id:<28} DAMAGED   {entry.problem}")
+            continue
+        first, last = m["date_range"]
         print(
-            f"  {snapshot_id:<28} {m['source']:<9} {m['date_range'][0]}..{m['date_range'][1]} "
+            f"  {entry.snapshot_id:<28} {m['source']:<9} {first}..{last} "
             f"{m['counts']['securities']:>6} securities  digest {m['digest'][:12]}"
         )
+    return 0
+
+
+def _cmd_snapshot_gc(args: argparse.Namespace) -> int:
+    from poc.catalog import remove_stale_tmp_folders
+
+    store = snapshot_store(args.store)
+    stale = remove_stale_tmp_folders(store, dry_run=args.dry_run)
+    if not stale:
+        print(f"no stale temporary folders in {store}")
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {len(stale)} stale temporary folder(s) left by interrupted creations:")
+    for path in stale:
+        print(f"  {path}")
     return 0
 
 
@@ -123,17 +150,39 @@ def _cmd_snapshot_verify(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------
 
 
+def _check_lag(lag: int) -> None:
+    from poc.exceptions import ConfigError
+
+    if lag < 0:
+        raise ConfigError(
+            f"--lag must be 0 or more trading days, got {lag}; 0 trades the day after the "
+            "signal is usable"
+        )
+
+
+def _check_nan_budget(budget: float) -> None:
+    from poc.exceptions import ConfigError
+
+    if not 0 <= budget <= 1:
+        hint = f"; for {budget:g}% pass {budget / 100:g}" if 1 < budget <= 100 else ""
+        raise ConfigError(
+            f"--nan-budget is a share between 0 and 1 (0.05 means 5%), got {budget:g}{hint}"
+        )
+
+
 def _cmd_signal_validate(args: argparse.Namespace) -> int:
     from poc.catalog import ensure_default_snapshot, open_snapshot
     from poc.contract import align_signal, read_signal, validate_signal
 
+    _check_lag(args.lag)
+    _check_nan_budget(args.nan_budget)
     store = snapshot_store(args.store)
     snapshot = (
         ensure_default_snapshot(store)
         if args.snapshot is None
         else open_snapshot(store, args.snapshot)
     )
-    frame = read_signal(args.file, allow_pickle=args.allow_pickle)
+    frame = read_signal(args.file, allow_pickle=args.allow_pickle, pickle_flag="--allow-pickle")
     calendar = snapshot.calendar()
     report = validate_signal(frame, calendar, snapshot.security_ids(), args.nan_budget)
     print(f"signal {args.file}: {report.n_rows:,} rows, snapshot {snapshot.snapshot_id!r}")
@@ -178,6 +227,7 @@ _OVERRIDES = (
     "n_jobs",
     "baselines",
     "backend",
+    "max_cells",
 )
 
 
@@ -334,9 +384,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"  note: {note}")
     print(f"done in {time.perf_counter() - started:.1f}s")
-    print(
-        f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100"
-    )
+    if outcome.grade is None:
+        print(f"VERDICT: {outcome.verdict.upper()}  no grade, no score")
+    else:
+        print(
+            f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  "
+            f"score {outcome.score:.1f}/100"
+        )
     for reason in result.verdict.reasons:
         print(f"  - {reason}")
     print(f"parent run: {outcome.run_id}")
@@ -358,11 +412,14 @@ _ALLOCATION_OVERRIDES = (
     "start",
     "end",
     "n_jobs",
+    "max_cells",
 )
 
 
 def _allocation_command(spec, snapshot_id: str) -> str:
     import shlex
+
+    from poc.experiment import DEFAULT_MAX_CELLS
 
     parts = ["mlflow", "run", ".", "-e", "allocate", "--env-manager", "local"]
     if spec.source_path:
@@ -371,6 +428,12 @@ def _allocation_command(spec, snapshot_id: str) -> str:
     for axis, values in spec.grid.items():
         if axis in _ALLOCATION_OVERRIDES:
             parts += ["-P", f"{axis}={','.join(str(v) for v in values)}"]
+    # Every -P here must be a parameter of MLproject's `allocate` entry (a test runs it).
+    for key in ("start", "end"):
+        if getattr(spec, key):
+            parts += ["-P", f"{key}={getattr(spec, key)}"]
+    if spec.max_cells != DEFAULT_MAX_CELLS:
+        parts += ["-P", f"max_cells={spec.max_cells}"]
     return shlex.join(parts)
 
 
@@ -426,6 +489,60 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
         print(f"  note: {note}")
     print(f"done in {time.perf_counter() - started:.1f}s")
     print(f"headline cell {result.headline!r}: Sharpe {outcome.score:.2f}")
+    print(f"parent run: {outcome.run_id}")
+    print(f"tear sheet: {outcome.link}")
+    return 0
+
+
+def _overlay_command(spec, snapshot_id: str, oos_start: str | None) -> str:
+    import shlex
+
+    parts = ["mlflow", "run", ".", "-e", "overlays", "--env-manager", "local"]
+    if spec.source_path:
+        parts += ["-P", f"experiment={spec.source_path}"]
+    parts += ["-P", f"snapshot={snapshot_id}"]
+    if oos_start:
+        parts += ["-P", f"oos_start={oos_start}"]
+    return shlex.join(parts)
+
+
+def _cmd_overlays(args: argparse.Namespace) -> int:
+    from poc.catalog import ensure_snapshot
+    from poc.overlay_runner import log_overlay_suite
+    from poc.overlay_suite import load_overlay_spec, overlay_spec_with, run_overlay_suite
+
+    started = time.perf_counter()
+    spec = overlay_spec_with(
+        load_overlay_spec(args.experiment),
+        {"snapshot": args.snapshot, "oos_start": args.oos_start, "overlay": args.overlay},
+    )
+    snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
+    print(
+        f"overlay suite {spec.name!r} on snapshot {snapshot.snapshot_id!r} "
+        f"({snapshot.digest[:12]}), {len(spec.cells())} cells",
+        flush=True,
+    )
+    result = run_overlay_suite(spec, snapshot, progress=_print_progress)
+    outcome = log_overlay_suite(
+        result,
+        snapshot,
+        command=_overlay_command(spec, snapshot.snapshot_id, args.oos_start),
+        git_commit=_git_commit(),
+        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+    )
+    for note in result.notes:
+        print(f"  note: {note}")
+    for w in result.walk_forwards:
+        m = w.result.metrics()
+        print(
+            f"  {w.name}: OOS Sharpe {m['wf_oos_sharpe']:.2f} vs in-sample best "
+            f"{m['wf_is_best_sharpe']:.2f} ({w.result.is_best_cell})"
+        )
+    print(f"done in {time.perf_counter() - started:.1f}s")
+    print(
+        f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100"
+        f"  (headline {result.headline!r}, out of sample from {result.oos_start})"
+    )
     print(f"parent run: {outcome.run_id}")
     print(f"tear sheet: {outcome.link}")
     return 0
@@ -513,7 +630,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.signal.startswith("builtin:"):
         frame = load_builtin(snapshot, args.signal.split(":", 1)[1])
     else:
-        frame = read_signal(args.signal, allow_pickle=args.allow_pickle)
+        frame = read_signal(
+            args.signal, allow_pickle=args.allow_pickle, pickle_flag="--allow-pickle"
+        )
     panel = load_panel(snapshot)
     clean = check_signal(frame, panel.dates, panel.security_ids)
     started = time.perf_counter()
@@ -623,6 +742,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--returns", default=None, help="files: returns table (CSV/parquet)")
     create.add_argument("--risk", default=None, help="files: risk table (CSV/parquet)")
     create.add_argument("--benchmark", default=None, help="files: benchmark returns (date, ret)")
+    create.add_argument(
+        "--end", default=None, help="keep only dates up to END (YYYY-MM-DD): the source as of then"
+    )
     _add_store(create)
     create.set_defaults(func=_cmd_snapshot_create)
 
@@ -637,13 +759,25 @@ def build_parser() -> argparse.ArgumentParser:
         _add_store(sub)
         sub.set_defaults(func=func)
 
+    gc = snap_cmds.add_parser(
+        "gc", help="remove temporary folders left by killed snapshot or cache creations"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    _add_store(gc)
+    gc.set_defaults(func=_cmd_snapshot_gc)
+
     sig = commands.add_parser("signal", help="validate signal files against the contract")
     sig_cmds = sig.add_subparsers(dest="signal_command", required=True)
     val = sig_cmds.add_parser("validate", help="validate a signal file against a snapshot")
     val.add_argument("file", help="signal table (.csv or .parquet)")
     val.add_argument("--snapshot", default=None, help="snapshot id (default: the bundled one)")
     val.add_argument("--lag", type=int, default=0, help="lag in trading days (default 0)")
-    val.add_argument("--nan-budget", type=float, default=0.05, help="max share of NaN signals")
+    val.add_argument(
+        "--nan-budget",
+        type=float,
+        default=0.05,
+        help="max share of NaN signals, between 0 and 1 (default 0.05 = 5%%)",
+    )
     val.add_argument(
         "--allow-pickle", action="store_true", help="read a pickle file (runs code from the file)"
     )
@@ -675,6 +809,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--baselines", default=None, help="true or false")
     run.add_argument("--backend", default=None, help="joblib backend (loky, threading, dask...)")
     run.add_argument(
+        "--max-cells", dest="max_cells", default=None, help="refuse larger grids (default 5000)"
+    )
+    run.add_argument(
         "--resume",
         default=None,
         metavar="PARENT_RUN_ID",
@@ -693,7 +830,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest=key,
             default=None,
             help="comma-separated grid values"
-            if key not in ("snapshot", "start", "end", "n_jobs")
+            if key not in ("snapshot", "start", "end", "n_jobs", "max_cells")
             else None,
         )
     alloc.add_argument(
@@ -704,6 +841,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_store(alloc)
     alloc.set_defaults(func=_cmd_allocate)
+
+    over = commands.add_parser(
+        "overlays",
+        help="raw vs risk-overlay variants, IS/OOS and walk-forward (MLproject entry point "
+        "`overlays`)",
+    )
+    over.add_argument("--experiment", default="experiments/overlays.yaml")
+    over.add_argument("--snapshot", default=None, help="snapshot id (default: the spec's)")
+    over.add_argument("--oos-start", dest="oos_start", default=None, help="date or fraction")
+    over.add_argument("--overlay", default=None, help="comma-separated overlays (grid axis)")
+    _add_store(over)
+    over.set_defaults(func=_cmd_overlays)
 
     sheet = commands.add_parser("tearsheet", help="tear sheet links")
     sheet_cmds = sheet.add_subparsers(dest="tearsheet_command", required=True)
@@ -747,6 +896,127 @@ def build_parser() -> argparse.ArgumentParser:
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
+def _register_track_and_compare(commands: argparse._SubParsersAction) -> None:
+    from poc.cli_track import register
+
+    register(commands, snapshot_store, _add_store)
+
+
+_EXTRA_COMMANDS.append(_register_track_and_compare)
+
+
+# --------------------------------------------------------------------------
+# portfolio (MLproject entry point `portfolio`): a signal's capital-constrained book
+# --------------------------------------------------------------------------
+
+_PORTFOLIO_GRID = (
+    "hold_days",
+    "gate",
+    "gate_percentile",
+    "max_positions",
+    "risk_per_trade",
+    "stop_multiple",
+    "max_weight",
+    "decay_percentile",
+    "lag",
+    "commission_bps",
+    "slippage_bps",
+)
+_PORTFOLIO_SETTINGS = ("signal", "snapshot", "start", "end", "n_jobs", "n_control", "seed")
+
+
+def _portfolio_command(spec, snapshot_id: str) -> str:
+    import shlex
+
+    parts = ["mlflow", "run", ".", "-e", "portfolio", "--env-manager", "local"]
+    if spec.source_path:
+        parts += ["-P", f"experiment={spec.source_path}"]
+    parts += ["-P", f"signal={spec.signal}", "-P", f"snapshot={snapshot_id}"]
+    for axis in ("hold_days", "gate", "gate_percentile", "max_positions", "risk_per_trade"):
+        if axis in spec.grid:
+            parts += ["-P", f"{axis}={','.join(str(v).lower() for v in spec.grid[axis])}"]
+    if "stop_multiple" in spec.grid:
+        parts += ["-P", f"stop_multiple={','.join(str(v) for v in spec.grid['stop_multiple'])}"]
+    parts += ["-P", f"n_control={spec.n_control}"]
+    return shlex.join(parts)
+
+
+def _cmd_portfolio(args: argparse.Namespace) -> int:
+    from poc.catalog import ensure_snapshot
+    from poc.portfolio.report import headline_summary, log_portfolio_suite
+    from poc.portfolio.suite import (
+        apply_portfolio_overrides,
+        load_portfolio_spec,
+        run_portfolio_suite,
+    )
+    from poc.suite import check_backend
+
+    started = time.perf_counter()
+    spec = load_portfolio_spec(args.experiment)
+    keys = (*_PORTFOLIO_GRID, *_PORTFOLIO_SETTINGS)
+    spec = apply_portfolio_overrides(spec, {key: getattr(args, key) for key in keys})
+    check_backend(spec.backend)
+    snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
+    print(
+        f"portfolio suite {spec.name!r}: signal {spec.signal} on snapshot "
+        f"{snapshot.snapshot_id!r} ({snapshot.digest[:12]}), {len(spec.cells())} cells x "
+        f"(1 + {spec.n_control} random-entry draws), n_jobs={spec.n_jobs}",
+        flush=True,
+    )
+
+    def progress(done: int, total: int, result) -> None:
+        m = result.metrics
+        detail = (
+            f"expectancy {m.get('expectancy', float('nan')):8.4%}  bound "
+            f"{m.get('control_bound', float('nan')):8.4%}"
+            if result.ok
+            else f"FAILED: {result.error}"
+        )
+        print(f"  [{done:>3}/{total}] {result.name:<48} {detail}  ({result.seconds:.2f}s)")
+
+    result = run_portfolio_suite(spec, snapshot, progress=progress)
+    outcome = log_portfolio_suite(
+        result,
+        snapshot,
+        command=_portfolio_command(spec, snapshot.snapshot_id),
+        git_commit=_git_commit(),
+        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+    )
+    for note in result.notes:
+        print(f"  note: {note}")
+    h = headline_summary(result)
+    print(f"done in {time.perf_counter() - started:.1f}s")
+    print(
+        f"headline cell {result.headline!r}: {h['n_trades']:.0f} trades, expectancy "
+        f"{h['expectancy']:.4%} per trade, mean R {h['mean_r']:.3f}, random-entry bound "
+        f"{h['control_bound']:.4%}: "
+        + ("BEATS the control" if h["beats_control"] == 1.0 else "does not beat the control")
+    )
+    print(f"parent run: {outcome.run_id}")
+    print(f"tear sheet: {outcome.link}")
+    return 0
+
+
+def _register_portfolio(commands: argparse._SubParsersAction) -> None:
+    folio = commands.add_parser(
+        "portfolio",
+        help="simulate a signal as a capital-constrained book over a grid and log it "
+        "(MLproject entry point `portfolio`)",
+    )
+    folio.add_argument("--experiment", default="experiments/portfolio.yaml")
+    for key in _PORTFOLIO_GRID:
+        folio.add_argument(
+            f"--{key.replace('_', '-')}", dest=key, default=None, help="comma-separated grid values"
+        )
+    for key in _PORTFOLIO_SETTINGS:
+        folio.add_argument(f"--{key.replace('_', '-')}", dest=key, default=None)
+    _add_store(folio)
+    folio.set_defaults(func=_cmd_portfolio)
+
+
+_EXTRA_COMMANDS.append(_register_portfolio)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``poc`` console script."""
     import logging
@@ -756,9 +1026,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except PocError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:
+        return _report_failure(exc)
+
+
+def _report_failure(exc: BaseException) -> int:
+    """The command line's one error boundary: one ``error: what ; fix`` line and an exit code.
+
+    ``POC_DEBUG=1`` also prints the traceback. A closed pipe (``poc snapshot
+    list | head``) ends quietly with 141.
+    """
+    import traceback
+
+    from poc.failures import EXIT_BROKEN_PIPE, format_failure
+
+    line, code = format_failure(exc)
+    if code == EXIT_BROKEN_PIPE:
+        _silence_stdout()
+        return code
+    if os.environ.get("POC_DEBUG", "").strip() not in ("", "0"):
+        traceback.print_exception(exc, file=sys.stderr)
+    print(line, file=sys.stderr, flush=True)
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # in-process callers (tests) have no real file descriptor; nothing to do
 
 
 if __name__ == "__main__":

@@ -56,9 +56,19 @@ def postgres_server(tmp_path_factory):
     reason = missing_reason()
     if reason:
         pytest.skip(reason)
-    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    # Not under pytest's basetemp: a pytest session starting meanwhile (another worktree)
+    # resets /tmp/pytest-of-<user> to 0700, locking the server's user out of its data folder.
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    root = Path(tempfile.mkdtemp(prefix="poc-postgres-"))
+    server = start_postgres(root)
     yield server
-    stop_postgres(server)
+    try:
+        stop_postgres(server)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
