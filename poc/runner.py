@@ -515,3 +515,8 @@ def headline_cell_name(spec: ExperimentSpec) -> str:
     """The name of the spec's headline cell (as :func:`poc.suite.run_suite` names it)."""
     base = spec.headline_cell()
     return next(name for name, params in _cells_to_run(spec) if params == base)
+
+
+# Former private names, kept for modules written against them.
+_log_parent_artifacts = log_parent_artifacts
+_log_snapshot_input = log_snapshot_input
