@@ -73,11 +73,16 @@ def _charts(result, cell) -> dict[str, str]:
     by_asset = cell.tables["attribution_by_asset"]["contribution"].sort_values(ascending=False)
     by_regime = cell.tables["attribution_by_regime"]["total"]
     return {
+        # NAV = 1 + cum_return, the compounded definition the MLflow metric uses too; on a
+        # log axis a curve that grew 300-fold keeps its early years readable.
         "nav": charts.line_chart(
-            {"portfolio": daily["cumulative"], "benchmark": daily["benchmark_cumulative"]},
-            "Cumulative return (compounded) against the benchmark",
-            percent=True,
+            {
+                "portfolio": 1.0 + daily["cumulative"],
+                "benchmark": 1.0 + daily["benchmark_cumulative"],
+            },
+            "NAV (growth of 1 = 1 + cum_return, compounded), log scale, against the benchmark",
             highlight="portfolio",
+            log_scale=True,
         ),
         "drawdown": charts.line_chart(
             {"portfolio": daily["drawdown"], "benchmark": daily["benchmark_drawdown"]},
@@ -85,7 +90,6 @@ def _charts(result, cell) -> dict[str, str]:
             percent=True,
             highlight="portfolio",
             size=(8.0, 2.6),
-            legend_loc="lower left",
         ),
         "stacked": charts.stacked_area_chart(
             weights, "Weights by asset (end of day; cash is the gap to 100%)"

@@ -173,8 +173,15 @@ def run_suite_bench(store_root: Path, servers: bool = True) -> list[SuiteBench]:
             cwd = os.getcwd()
             os.chdir(folder)
             try:
-                out.append(_measure("sqlite", uri, [db, folder / "mlruns", folder / "mlartifacts"],
-                                    result, snapshot))
+                out.append(
+                    _measure(
+                        "sqlite",
+                        uri,
+                        [db, folder / "mlruns", folder / "mlartifacts"],
+                        result,
+                        snapshot,
+                    )
+                )
             finally:
                 os.chdir(cwd)
             if servers:

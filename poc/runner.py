@@ -53,14 +53,26 @@ def summary_frame(result: SuiteResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# What ``daily.parquet`` keeps of each cell's daily table: the returns and their inputs.
+# ``cumulative`` (= net.cumsum(), the additive definition of the ``cum_return`` metric),
+# ``drawdown`` and the legs (gross = long - short) are left out: they follow from these
+# columns, and dropping them more than halves the file (see docs/tracking.md).
+DAILY_COLUMNS = ("date", "net", "gross", "cost", "turnover", "n_long", "n_short", "n_names")
+
+
 def daily_frame(result: SuiteResult) -> pd.DataFrame:
-    """Every cell's daily table stacked, with ``name`` and ``kind`` columns (``daily.parquet``)."""
+    """Every cell's daily returns stacked with ``name`` and ``kind`` (``daily.parquet``)."""
     parts = [
-        c.daily.assign(name=c.name, kind=c.kind)
+        c.daily.loc[:, [k for k in DAILY_COLUMNS if k in c.daily.columns]].assign(
+            name=c.name, kind=c.kind
+        )
         for c in result.cells
         if c.ok and c.daily is not None
     ]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    return out.astype({"name": "category", "kind": "category"})
 
 
 def config_document(result: SuiteResult, command: str, git_commit: str | None) -> dict[str, Any]:
@@ -91,6 +103,9 @@ def config_document(result: SuiteResult, command: str, git_commit: str | None) -
     }
 
 
+VERDICT_LEVELS = {"red": 0, "yellow": 1, "green": 2}  # numeric so the UI can sort and chart
+
+
 def parent_metrics(result: SuiteResult) -> dict[str, float]:
     """Headline numbers of the parent run."""
     headline = result.cell(result.headline)
@@ -98,6 +113,8 @@ def parent_metrics(result: SuiteResult) -> dict[str, float]:
     ev = result.evaluation
     out = {
         "composite_score": result.verdict.score,
+        "score": result.verdict.score,
+        "verdict_level": float(VERDICT_LEVELS.get(result.verdict.color, np.nan)),
         "headline_sharpe": headline.metrics.get("sharpe", np.nan),
         "best_sharpe": best.metrics["sharpe"] if best else np.nan,
         "n_cells": float(len(result.grid_cells)),
@@ -109,6 +126,37 @@ def parent_metrics(result: SuiteResult) -> dict[str, float]:
     for h, stats in ev["ic_by_horizon"].items():
         out.update(stats.as_dict(prefix=f"h{h}_"))
     return out
+
+
+def _axis_value(values: list) -> str:
+    return ",".join(
+        "-".join(f"{x:g}" for x in v) if isinstance(v, tuple | list) else str(v) for v in values
+    )
+
+
+def suite_params(result: SuiteResult) -> dict[str, str]:
+    """The parent's params: the spec, the signal and every grid axis with its resolved values.
+
+    ``grid.<axis>`` holds all values of the axis (comma-separated) and
+    ``headline.<axis>`` the headline cell's value, so runs of different
+    specs compare axis by axis in the UI. Empty values are never logged.
+    """
+    spec = result.spec
+    out = {
+        "experiment": spec.source_path or spec.name,
+        "signal": spec.signal,
+        "signal_name": result.signal_name,
+        "snapshot": result.snapshot_id,
+        "baselines": str(spec.baselines),
+        "start": spec.start or "",
+        "end": spec.end or "",
+    }
+    headline = result.cell(result.headline).params
+    for axis, values in spec.grid.items():
+        out[f"grid.{axis}"] = _axis_value(list(values))
+        if axis in headline:
+            out[f"headline.{axis}"] = _axis_value([headline[axis]])
+    return {k: v for k, v in out.items() if v != ""}
 
 
 def parent_tags(result: SuiteResult, snapshot: Snapshot) -> dict[str, str]:
@@ -127,10 +175,41 @@ def parent_tags(result: SuiteResult, snapshot: Snapshot) -> dict[str, str]:
     }
 
 
+# One definition for the MLflow ``cum_return`` metric and the tear sheet's curves: a
+# long-short book that loses heavily compounds to -100% and hides every later difference.
+CUM_RETURN_DEFINITION = "sum of daily net returns (additive, not compounded)"
+# A long-only allocation's value compounds; its sheet plots NAV = 1 + cum_return.
+ALLOCATION_CUM_RETURN_DEFINITION = "prod(1 + daily net return) - 1 (compounded)"
+
+
 def _cell_history(c) -> pd.Series | None:
     if c.daily is None:
         return None
-    return c.daily.set_index("date")["cumulative"]
+    return c.daily.set_index("date")["net"].cumsum()
+
+
+def parent_run_name(spec_name: str, signal_name: str) -> str:
+    """The parent run's UI name from spec and signal, e.g. ``sp500-high52w · high_52w``."""
+    return spec_name if spec_name == signal_name else f"{spec_name} · {signal_name}"
+
+
+def suite_children(result: SuiteResult) -> list[tracking.ChildRecord]:
+    """One child record per grid cell (named by its varying axes) and per baseline."""
+    return [
+        tracking.ChildRecord(
+            name=c.name if c.kind == "cell" else f"baseline:{c.name}",
+            params={**c.params, "kind": c.kind},
+            metrics=c.metrics,
+            tags={
+                "kind": c.kind,
+                "headline": str(c.kind == "cell" and c.name == result.headline),
+                "cum_return_definition": CUM_RETURN_DEFINITION,
+            },
+            history=_cell_history(c),
+            error=c.error,
+        )
+        for c in result.cells
+    ]
 
 
 def _log_snapshot_input(run: tracking.ParentRun, snapshot: Snapshot) -> None:
@@ -161,7 +240,7 @@ def _log_parent_artifacts(
             folder / "config.json",
         ]
         summary.to_csv(paths[1], index=False)
-        daily.to_parquet(paths[2], index=False)
+        daily.to_parquet(paths[2], index=False, compression="zstd")
         paths[3].write_text(json.dumps(config, indent=2, default=str))
         tracking.log_artifacts(run, paths)
 
@@ -172,10 +251,17 @@ def log_suite(
     command: str,
     git_commit: str | None,
     attach_run_id: str | None,
+    log_progress: tracking.LogProgressFn | None = None,
+    experiment_name: str | None = None,
 ) -> RunOutcome:
-    """Log a computed suite to MLflow with its tear sheet; returns ids and the link."""
+    """Log a computed suite to MLflow with its tear sheet; returns ids and the link.
+
+    ``log_progress(done, total, name)`` is called as each child run is logged;
+    ``experiment_name`` overrides the experiment named by the spec.
+    """
     spec = result.spec
-    with tracking.parent_run(spec.name, f"{result.signal_name} suite", attach_run_id) as run:
+    name = parent_run_name(spec.name, result.signal_name)
+    with tracking.parent_run(experiment_name or spec.name, name, attach_run_id) as run:
         _log_snapshot_input(run, snapshot)
         tracking.log_dataset(
             run,
@@ -192,24 +278,12 @@ def log_suite(
             source=result.signal_source,
             context="signal",
         )
-        for c in result.cells:
-            tracking.log_child(
-                run,
-                name=c.name if c.kind == "cell" else f"baseline:{c.name}",
-                params={**c.params, "kind": c.kind},
-                metrics=c.metrics,
-                tags={
-                    "kind": c.kind,
-                    "headline": str(c.kind == "cell" and c.name == result.headline),
-                },
-                history=_cell_history(c),
-                error=c.error,
-            )
+        tracking.log_children(run, suite_children(result), progress=log_progress)
         tracking.log_parent(
             run,
             tags=parent_tags(result, snapshot),
             metrics=parent_metrics(result),
-            params={"experiment": spec.source_path or spec.name, "signal": spec.signal},
+            params=suite_params(result),
         )
         context = tearsheet.suite_context(
             result,
@@ -239,10 +313,14 @@ def run_experiment(
     git_commit: str | None = None,
     attach_run_id: str | None = None,
     progress: ProgressFn | None = None,
+    log_progress: tracking.LogProgressFn | None = None,
+    experiment_name: str | None = None,
 ) -> RunOutcome:
     """Compute the suite, then log it with its tear sheet."""
     result = run_suite(spec, snapshot, progress=progress)
-    return log_suite(result, snapshot, command, git_commit, attach_run_id)
+    return log_suite(
+        result, snapshot, command, git_commit, attach_run_id, log_progress, experiment_name
+    )
 
 
 # --------------------------------------------------------------------------
@@ -278,7 +356,11 @@ def log_allocation_suite(
                     name=c.name,
                     params=c.params,
                     metrics=c.metrics,
-                    tags={"kind": "allocation", "headline": str(c.name == result.headline)},
+                    tags={
+                        "kind": "allocation",
+                        "headline": str(c.name == result.headline),
+                        "cum_return_definition": ALLOCATION_CUM_RETURN_DEFINITION,
+                    },
                     history=None if c.daily is None else c.daily.set_index("date")["cumulative"],
                     error=c.error,
                     artifacts=files,

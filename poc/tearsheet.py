@@ -276,6 +276,12 @@ def _ic_tables(ev) -> tuple[dict, dict, str]:
     return horizon, decay, note
 
 
+def _additive_drawdown(net: pd.Series) -> pd.Series:
+    """``cum - running max(cum)`` of the additive curve ``cum = net.cumsum()`` (<= 0)."""
+    cum = net.fillna(0.0).cumsum()
+    return cum - np.maximum.accumulate(np.maximum(cum, 0.0))
+
+
 def _charts(result) -> dict[str, str]:
     from poc import charts
 
@@ -290,14 +296,17 @@ def _charts(result) -> dict[str, str]:
     out = {
         "cumulative": charts.line_chart(
             curves,
-            "Cumulative net return (sum of daily returns), every cell and baseline",
+            "cum_return = sum of daily net returns (additive), every cell and baseline",
             percent=True,
             highlight=result.headline,
         )
         if curves
         else "",
+        # Drawdown of the same additive curve, in return points below its running peak:
+        # the compounded curve of a losing long-short book sits at -100% and says nothing.
         "drawdown": charts.area_chart(
-            headline.daily.set_index("date")["drawdown"], f"Drawdown ({result.headline})"
+            _additive_drawdown(headline.daily.set_index("date")["net"]),
+            f"Drawdown of cum_return below its running peak ({result.headline})",
         )
         if headline.ok
         else "",
