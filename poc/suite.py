@@ -277,9 +277,10 @@ def evaluate_signal(
             continue
         other = b.daily.set_index("date")["net"].reindex(headline_net.index)
         pnl_corr[b.name] = evaluation.pnl_correlation(headline_net.to_numpy(), other.to_numpy())
+    ranked = evaluation.RankedSignal(signal, returns)  # each array sorted once
     return {
-        "ic_by_horizon": evaluation.ic_by_horizon(signal, returns, HORIZONS, lag),
-        "ic_decay": evaluation.ic_decay(signal, returns, DECAY_LAGS),
+        "ic_by_horizon": evaluation.ic_by_horizon(signal, returns, HORIZONS, lag, ranked),
+        "ic_decay": evaluation.ic_decay(signal, returns, DECAY_LAGS, ranked=ranked),
         "spread": evaluation.quantile_spread(signal, returns, 5, lag),
         "coverage": evaluation.coverage(signal, returns),
         "exposures": evaluation.exposure_correlations(signal, panel.styles),
