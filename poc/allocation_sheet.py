@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from poc import charts
+from poc.sheet_extras import extras_context
 from poc.tearsheet import cells_table, fmt_int, fmt_num, fmt_pct, table, timestamp
 
 METRIC_ROWS = (
@@ -163,6 +164,7 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
             },
             regime_table=table(["Regime"], []),
             regime_note="",
+            extras=None,
         )
         return context
     m = cell.metrics
@@ -178,6 +180,14 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
         ],
         metrics_table=_metrics_table(m, cell.daily.set_index("date")["benchmark"]),
         charts=_charts(result, cell),
+        extras_cell=result.headline,
+        extras=extras_context(
+            cell.daily.set_index("date")["net"],
+            cell.tables.get("turnover"),
+            cell.daily.set_index("date")["benchmark"],
+            compound=True,
+            market_label="benchmark",
+        ),
         regime_table=table(
             ["Regime", "Days", "Share"],
             [[str(k), fmt_int(r["days"]), fmt_pct(r["share"])] for k, r in distribution.iterrows()],

@@ -234,12 +234,27 @@ def stacked_area_chart(weights: pd.DataFrame, title: str, size=(8.0, 3.6)) -> st
         return _to_svg(fig)
 
 
-def heatmap(matrix: pd.DataFrame, title: str, size=(8.0, 4.0), cmap: str = "Blues") -> str:
-    """A matrix as colours (rows top to bottom, columns left to right)."""
+def heatmap(
+    matrix: pd.DataFrame,
+    title: str,
+    size=(8.0, 4.0),
+    cmap: str = "Blues",
+    symmetric: bool = False,
+    percent: bool = False,
+) -> str:
+    """A matrix as colours (rows top to bottom, columns left to right).
+
+    ``symmetric`` centres a diverging colour map on zero (gains and losses
+    equally saturated); ``percent`` labels the colour bar as percentages.
+    """
     with plt.rc_context({**_STYLE, "axes.grid": False}):
         fig, ax = plt.subplots(figsize=size)
         data = matrix.to_numpy(dtype=float)
-        im = ax.imshow(data, aspect="auto", cmap=cmap, interpolation="nearest")
+        limits = {}
+        if symmetric:
+            bound = float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 1.0
+            limits = {"vmin": -bound, "vmax": bound}
+        im = ax.imshow(data, aspect="auto", cmap=cmap, interpolation="nearest", **limits)
         ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index], fontsize=7)
         step = max(1, len(matrix.columns) // 12)
         ax.set_xticks(
@@ -248,6 +263,35 @@ def heatmap(matrix: pd.DataFrame, title: str, size=(8.0, 4.0), cmap: str = "Blue
             fontsize=7,
             rotation=45,
         )
-        fig.colorbar(im, ax=ax, fraction=0.03)
+        bar = fig.colorbar(im, ax=ax, fraction=0.03)
+        if percent:
+            bar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        return _to_svg(fig)
+
+
+def histogram(
+    values,
+    title: str,
+    bins: int = 60,
+    percent: bool = False,
+    size=(5.0, 3.0),
+    marks: dict[str, float] | None = None,
+) -> str:
+    """Distribution of ``values`` (finite ones) with labelled vertical ``marks``."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=size)
+        if x.size:
+            ax.hist(x, bins=bins, color=PALETTE[0], alpha=0.8)
+        for i, (label, value) in enumerate((marks or {}).items()):
+            if np.isfinite(value):
+                ax.axvline(value, color=PALETTE[(i + 1) % len(PALETTE)], lw=1.2, label=label)
+        if marks:
+            _legend_outside(ax, len(marks))
+        if percent:
+            ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_ylabel("days")
         return _to_svg(fig)

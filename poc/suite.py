@@ -290,7 +290,20 @@ def evaluate_signal(
         },
         "baseline_pnl_corr": pnl_corr,
         "lag": lag,
+        # Series for the tear sheet's extras: the daily IC at the headline lag, and the
+        # equal-weighted mean return of the universe as the market for rolling beta.
+        "ic_daily": pd.Series(ranked.daily_ic(1, lag), index=pd.DatetimeIndex(panel.dates)),
+        "market_daily": pd.Series(
+            _row_mean(returns), index=pd.DatetimeIndex(panel.dates), name="market"
+        ),
     }
+
+
+def _row_mean(values: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(values)
+    count = finite.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.where(finite, values, 0.0).sum(axis=1) / count, np.nan)
 
 
 ProgressFn = Callable[[int, int, CellResult], None]

@@ -415,4 +415,26 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
         "ic_note": ic_note,
         "charts": _charts(result),
         "notes": result.notes,
+        **_suite_extras(result, headline),
+    }
+
+
+def _suite_extras(result, headline) -> dict[str, Any]:
+    """The extras partial's context for the headline cell (empty when it failed)."""
+    from poc.sheet_extras import extras_context
+
+    if not headline.ok or headline.daily is None:
+        return {"extras": None}
+    daily = headline.daily.set_index("date")
+    ev = result.evaluation
+    return {
+        "extras_cell": result.headline,
+        "extras": extras_context(
+            daily["net"],
+            daily["turnover"],
+            ev.get("market_daily"),
+            compound=False,
+            ic_daily=ev.get("ic_daily"),
+            market_label="equal-weighted universe",
+        ),
     }
