@@ -94,16 +94,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def mlflow_server(folder: Path, timeout: float = 90.0) -> Iterator[str]:
-    """A local ``mlflow server`` (SQLite backend in ``folder``); yields its URL, stops it after."""
+def mlflow_server(
+    folder: Path, timeout: float = 90.0, backend_uri: str | None = None
+) -> Iterator[str]:
+    """A local ``mlflow server`` (SQLite in ``folder`` unless ``backend_uri``, e.g. PostgreSQL);
+    yields its URL and stops it afterwards. Artifacts are proxied into ``folder``."""
     port = free_port()
     db = folder / "server.db"
+    backend_uri = backend_uri or f"sqlite:///{db}"
     log_path = folder / "server.log"
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "mlflow", "server",
-                "--backend-store-uri", f"sqlite:///{db}",
+                "--backend-store-uri", backend_uri,
                 "--artifacts-destination", str(folder / "server-artifacts"),
                 "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
             ],

@@ -178,6 +178,7 @@ _OVERRIDES = (
     "n_jobs",
     "baselines",
     "backend",
+    "scheduler",
 )
 
 
@@ -275,6 +276,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.experiment)
     args.signal = resolve_signal_path(args.signal)
     spec = apply_overrides(spec, {key: getattr(args, key) for key in _OVERRIDES})
+    if not spec.scheduler and os.environ.get("POC_DASK_SCHEDULER"):
+        spec = apply_overrides(spec, {"scheduler": os.environ["POC_DASK_SCHEDULER"]})
     check_backend(spec.backend)
     snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
     cells = spec.cells()
@@ -625,6 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--baselines", default=None, help="true or false")
     run.add_argument("--backend", default=None, help="joblib backend (loky, threading, dask...)")
+    run.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address for --backend dask (default: the spec's scheduler:, "
+        "else $POC_DASK_SCHEDULER, else a local cluster)",
+    )
     run.add_argument(
         "--experiment-name",
         "--experiment_name",

@@ -314,6 +314,7 @@ def run_cells(
     n_jobs: int,
     backend: str,
     progress: ProgressFn | None = None,
+    scheduler: str | None = None,
 ) -> list[CellResult]:
     """Run ``func(*args)`` for every task with joblib; results come back in task order.
 
@@ -322,8 +323,10 @@ def run_cells(
     workers by joblib instead of copied. ``progress`` is called in the parent
     as each cell finishes, in completion order.
     """
+    from poc.scaleout import engine
+
     results: list[CellResult | None] = [None] * len(tasks)
-    with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
+    with engine(backend, scheduler), joblib.parallel_config(backend=backend, n_jobs=n_jobs):
         parallel = joblib.Parallel(return_as="generator_unordered")
         jobs = (joblib.delayed(_indexed)(i, func, args) for i, (func, args) in enumerate(tasks))
         for done, (index, result) in enumerate(parallel(jobs), start=1):
@@ -393,7 +396,7 @@ def run_suite(
         (run_cell, (panel, matrix, base, name, "baseline"))
         for name, matrix in baseline_signals.items()
     ]
-    results = run_cells(tasks, spec.n_jobs, spec.backend, progress)
+    results = run_cells(tasks, spec.n_jobs, spec.backend, progress, spec.scheduler)
 
     headline = next(r for r in results if r.name == headline_name and r.kind == "cell")
     for r in results:
@@ -431,6 +434,8 @@ def check_backend(name: str) -> str:
     """Refuse an unknown joblib backend early, listing the ones available."""
     from joblib.parallel import BACKENDS
 
+    if name == "dask":  # registered when the cluster client is created (poc.scaleout)
+        return name
     if name not in BACKENDS:
         raise ConfigError(
             f"backend {name!r} is not a joblib backend; available: {sorted(BACKENDS)}"
