@@ -80,6 +80,7 @@ def parent_run(
     else:
         experiment_id = _experiment_id(client, experiment_name)
         info = client.create_run(experiment_id, tags=resolve_tags({}), run_name=run_name).info
+    _mark_model_training(client, info.experiment_id)
     run = ParentRun(info.run_id, info.experiment_id, info.artifact_uri)
     try:
         with _quiet_urls():
@@ -92,6 +93,18 @@ def parent_run(
         raise
     with _quiet_urls():
         client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+
+# MLflow 3's UI opens an experiment in its GenAI view unless this tag says otherwise; the
+# "Model training" view is the one with the runs table, the chart view and Compare.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
+
+
+def _mark_model_training(client: MlflowClient, experiment_id: str) -> None:
+    experiment = client.get_experiment(experiment_id)
+    if EXPERIMENT_KIND_TAG not in experiment.tags:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:

@@ -41,6 +41,9 @@ def test_parent_child_history_and_failure(store, tmp_path):
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["verdict"] == "green"
     assert parent.data.metrics["composite_score"] == 70.0
+    # The UI opens the experiment in its "Model training" view (runs table, charts).
+    kind = client.get_experiment(run.experiment_id).tags["mlflow.experimentKind"]
+    assert kind == "custom_model_development"
     child = client.get_run(ok)
     assert child.data.tags["mlflow.parentRunId"] == run.run_id
     assert child.data.params == {"lag": "0"}
