@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from poc.allocation.feasibility import check_cells_feasible
 from poc.allocation.inputs import allocation_inputs, allocation_sectors
 from poc.allocation.runner import AllocationConfig, fit_model, model_key, run_allocation
 from poc.catalog import Snapshot
 from poc.exceptions import ConfigError
-from poc.experiment import GridCells, read_spec_file
+from poc.experiment import (
+    DEFAULT_MAX_CELLS,
+    GridCells,
+    check_cell_count,
+    check_date_window,
+    parse_date_bound,
+    parse_headline,
+    parse_max_cells,
+    parse_n_jobs,
+    read_spec_file,
+)
 from poc.metrics import drawdown_series
 from poc.suite import CellResult, ProgressFn, cell_name, run_cells
 
@@ -39,6 +51,7 @@ TOP_LEVEL_KEYS = {
     "backend",
     "grid",
     "headline",
+    "max_cells",
 }
 DEFAULT_GRID: dict[str, list[Any]] = {"model": ["ema", "regime", "hrp"]}
 
@@ -57,6 +70,7 @@ class AllocationSpec(GridCells):
     grid: dict[str, list[Any]] = field(default_factory=lambda: dict(DEFAULT_GRID))
     headline: dict[str, Any] = field(default_factory=dict)
     source_path: str | None = None
+    max_cells: int = DEFAULT_MAX_CELLS
 
 
 def _typed(axis: str, value: Any) -> Any:
@@ -103,8 +117,13 @@ def allocation_spec_from_dict(
             f"unknown key(s) {unknown} in allocation spec; known keys are {sorted(TOP_LEVEL_KEYS)}"
         )
     grid = _parse_grid(raw.get("grid") or {})
+    max_cells = parse_max_cells(raw.get("max_cells", DEFAULT_MAX_CELLS))
+    check_cell_count(grid, max_cells)
+    start = parse_date_bound("start", raw.get("start"))
+    end = parse_date_bound("end", raw.get("end"))
+    check_date_window(start, end)
     headline = {}
-    for axis, value in (raw.get("headline") or {}).items():
+    for axis, value in parse_headline(raw.get("headline")).items():
         if axis not in grid:
             raise ConfigError(f"headline.{axis}: not a grid axis; axes are {sorted(grid)}")
         typed = _typed(axis, value)
@@ -115,13 +134,14 @@ def allocation_spec_from_dict(
         name=str(raw.get("name") or "allocation"),
         snapshot=raw.get("snapshot") or None,
         description=str(raw.get("description") or ""),
-        start=None if raw.get("start") in (None, "") else str(raw["start"]),
-        end=None if raw.get("end") in (None, "") else str(raw["end"]),
-        n_jobs=int(raw.get("n_jobs", 1)),
+        start=start,
+        end=end,
+        n_jobs=parse_n_jobs(raw.get("n_jobs", 1)),
         backend=str(raw.get("backend") or "loky"),
         grid=grid,
         headline=headline,
         source_path=source_path,
+        max_cells=max_cells,
     )
     for params in spec.cells():
         config_for(params)  # every cell must be a valid config before anything runs
@@ -148,6 +168,7 @@ def apply_allocation_overrides(
         "backend": spec.backend,
         "grid": dict(spec.grid),
         "headline": dict(spec.headline),
+        "max_cells": spec.max_cells,
     }
     for key, value in overrides.items():
         if value is None or str(value).strip() == "":
@@ -155,7 +176,7 @@ def apply_allocation_overrides(
         if key in CONFIG_FIELDS:
             raw["grid"][key] = [v.strip() for v in str(value).split(",") if v.strip()]
             raw["headline"].pop(key, None)
-        elif key in ("snapshot", "start", "end", "backend", "n_jobs"):
+        elif key in ("snapshot", "start", "end", "backend", "n_jobs", "max_cells"):
             raw[key] = value
         else:
             raise ConfigError(f"unknown override {key!r}")
@@ -298,9 +319,17 @@ class AllocationSuiteResult:
 
 
 def run_allocation_suite(
-    spec: AllocationSpec, snapshot: Snapshot, progress: ProgressFn | None = None
+    spec: AllocationSpec,
+    snapshot: Snapshot,
+    progress: ProgressFn | None = None,
+    before_cells: Callable[[str, dict], dict[tuple[str, str], CellResult]] | None = None,
 ) -> AllocationSuiteResult:
-    """Run every cell of an allocation grid on a snapshot's prices and benchmark."""
+    """Run every cell of an allocation grid on a snapshot's prices and benchmark.
+
+    ``before_cells(headline_name, wanted)``, when given, is called before any cell
+    runs with every cell's params by ``(name, "cell")`` and returns finished cells
+    to reuse instead of recomputing (``poc allocate --resume``).
+    """
     started = time.perf_counter()
     prices, benchmark = allocation_inputs(snapshot)
     if spec.start:
@@ -315,11 +344,18 @@ def run_allocation_suite(
     sectors = allocation_sectors(snapshot)
     varying = [axis for axis, values in spec.grid.items() if len(values) > 1]
     cells = [(cell_name(params, varying), params) for params in spec.cells()]
+    # Caps that cannot hold the invested fraction on this universe: refuse before any cell runs.
+    check_cells_feasible(((name, config_for(p)) for name, p in cells), prices.shape[1])
     headline = next(name for name, params in cells if params == spec.headline_cell())
     tasks = [
         (run_allocation_cell, (prices, benchmark, sectors, params, name)) for name, params in cells
     ]
-    results = run_cells(tasks, spec.n_jobs, spec.backend, progress)
+    # A resumed suite hands back the cells an earlier run finished (poc.resume).
+    wanted = {(name, "cell"): params for name, params in cells}
+    reused = before_cells(headline, wanted) if before_cells is not None else {}
+    todo = [task for task, key in zip(tasks, wanted, strict=True) if key not in reused]
+    computed = {r.name: r for r in run_cells(todo, spec.n_jobs, spec.backend, progress)}
+    results = [reused.get(key) or computed[key[0]] for key in wanted]
     notes = [f"cell {r.name!r} FAILED: {r.error}" for r in results if not r.ok]
     return AllocationSuiteResult(
         spec=spec,

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from poc.exceptions import (
+    SnapshotDamagedError,
     SnapshotError,
     SnapshotExistsError,
     SnapshotIntegrityError,
@@ -38,18 +42,55 @@ from poc.types import SnapshotData
 DEFAULT_SNAPSHOT_ID = "sp500-v1"
 FORMAT_VERSION = 1
 TABLES = ("securities", "returns", "risk", "calendar", "benchmark")
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+MANIFEST_KEYS = ("id", "source", "date_range", "counts", "schema", "files", "digest")
+TMP_PREFIX = ".tmp-"
+# A temporary folder without a live owner pid is stale after this long (legacy names).
+STALE_AFTER_SECONDS = 3600
 _CHUNK = 1 << 20
 
 
 def check_snapshot_id(snapshot_id: str) -> str:
     """Return ``snapshot_id`` if it is a legal id, else raise ``SnapshotError``."""
-    if not isinstance(snapshot_id, str) or not _ID_PATTERN.match(snapshot_id):
+    # fullmatch, not match: "sp500-v1\n" must not pass (``$`` matches before a final newline).
+    if not isinstance(snapshot_id, str) or not _ID_PATTERN.fullmatch(snapshot_id):
         raise SnapshotError(
             f"snapshot id {snapshot_id!r} is not valid: use letters, digits, '.', '_' and '-', "
             "starting with a letter or digit (e.g. 'sp500-v2')"
         )
     return snapshot_id
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/poc``, else ``~/.cache/poc``: derived caches of read-only stores."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "poc"
+
+
+def _writable_folder(path: Path) -> bool:
+    """Whether ``path`` is (or can be made) a folder this process can write into."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+
+
+def check_store(store: Path) -> Path:
+    """``store`` as a Path; SnapshotError when it exists but is a file, not a folder."""
+    store = Path(store)
+    if store.exists() and not store.is_dir():
+        raise SnapshotError(
+            f"snapshot store {str(store)!r} is a file, not a folder; point --store or "
+            "POC_SNAPSHOT_DIR at a folder (it is created if missing)"
+        )
+    return store
+
+
+def tmp_folder_name(label: str) -> str:
+    """A temporary folder name tagged with this process id, so `poc snapshot gc` can tell
+    folders of live creations from those left by killed ones."""
+    return f"{TMP_PREFIX}{label}-p{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def file_sha256(path: Path) -> str:
@@ -84,10 +125,20 @@ class Snapshot:
         """The digest over all data files, as recorded in the manifest."""
         return self.manifest["digest"]
 
-    @property
+    @cached_property
     def cache_dir(self) -> Path:
-        """Folder for derived caches of this exact content (beside, not inside, the snapshot)."""
-        return self.path.parent / ".cache" / f"{self.snapshot_id}-{self.digest[:16]}"
+        """Folder for derived caches of this exact content (beside, not inside, the snapshot).
+
+        ``<store>/.cache/<id>-<digest>`` when the store is writable; otherwise
+        (a read-only or shared store) the user's cache folder
+        ``$XDG_CACHE_HOME/poc`` or ``~/.cache/poc``, so a read-only store still
+        backtests.
+        """
+        name = f"{self.snapshot_id}-{self.digest[:16]}"
+        beside = self.path.parent / ".cache"
+        if _writable_folder(beside):
+            return beside / name
+        return user_cache_dir() / name
 
     @property
     def absent(self) -> list[str]:
@@ -167,7 +218,7 @@ def create_snapshot(data: SnapshotData, store: Path, snapshot_id: str) -> Snapsh
         If ``snapshot_id`` is already in the store.
     """
     check_snapshot_id(snapshot_id)
-    store = Path(store)
+    store = check_store(store)
     final = store / snapshot_id
     if final.exists():
         raise SnapshotExistsError(
@@ -175,7 +226,7 @@ def create_snapshot(data: SnapshotData, store: Path, snapshot_id: str) -> Snapsh
             f"Use a new id such as {snapshot_id}-v2"
         )
     store.mkdir(parents=True, exist_ok=True)
-    tmp = store / f".tmp-{snapshot_id}-{uuid.uuid4().hex[:8]}"
+    tmp = store / tmp_folder_name(snapshot_id)
     tmp.mkdir()
     try:
         rows: dict[str, int] = {}
@@ -241,23 +292,41 @@ def create_snapshot(data: SnapshotData, store: Path, snapshot_id: str) -> Snapsh
 # --------------------------------------------------------------------------
 
 
+def _damaged(snapshot_id: str, path: Path, what: str) -> SnapshotDamagedError:
+    return SnapshotDamagedError(
+        f"snapshot {snapshot_id!r} is damaged: {what} (in {path}); delete the folder and "
+        "create the snapshot again, under a new id if others used it"
+    )
+
+
+def read_manifest_file(path: Path, snapshot_id: str) -> dict[str, Any]:
+    """The manifest of the snapshot folder ``path``; SnapshotDamagedError naming the defect."""
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        raise _damaged(snapshot_id, path, "the folder has no manifest.json")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _damaged(snapshot_id, path, f"manifest.json is not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise _damaged(snapshot_id, path, "manifest.json does not hold a JSON object")
+    missing = [key for key in MANIFEST_KEYS if key not in manifest]
+    if missing:
+        raise _damaged(snapshot_id, path, f"manifest.json lacks the key(s) {missing}")
+    return manifest
+
+
 def _read_manifest(store: Path, snapshot_id: str) -> tuple[Path, dict[str, Any]]:
     check_snapshot_id(snapshot_id)
-    path = Path(store) / snapshot_id
-    manifest_path = path / "manifest.json"
-    if not manifest_path.exists():
+    store = check_store(store)
+    path = store / snapshot_id
+    if not path.is_dir():
         known = list_snapshots(store)
         raise SnapshotNotFoundError(
             f"no snapshot {snapshot_id!r} in {store}; known: {known or 'none'}. "
             "Create it with `poc snapshot create`"
         )
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SnapshotIntegrityError(
-            snapshot_id, [f"manifest.json is not valid JSON: {exc}"]
-        ) from exc
-    return path, manifest
+    return path, read_manifest_file(path, snapshot_id)
 
 
 def verify_snapshot(store: Path, snapshot_id: str) -> list[str]:
@@ -310,7 +379,7 @@ def open_snapshot(store: Path, snapshot_id: str, verify: bool = True) -> Snapsho
 
 def list_snapshots(store: Path) -> list[str]:
     """Ids of the snapshots in ``store``, sorted."""
-    store = Path(store)
+    store = check_store(store)
     if not store.is_dir():
         return []
     return sorted(
@@ -320,11 +389,83 @@ def list_snapshots(store: Path) -> list[str]:
     )
 
 
+@dataclass(frozen=True)
+class StoreEntry:
+    """One folder of a snapshot store: its manifest, or why it is damaged."""
+
+    snapshot_id: str
+    manifest: dict[str, Any] | None
+    problem: str | None
+
+
+def scan_store(store: Path) -> list[StoreEntry]:
+    """Every snapshot folder of ``store``, sorted by id; a damaged one is listed with its problem
+    instead of hiding the others (hidden ``.tmp-*`` and ``.cache`` folders are skipped)."""
+    store = check_store(store)
+    if not store.is_dir():
+        return []
+    entries = []
+    for path in sorted(store.iterdir()):
+        if not path.is_dir() or path.name.startswith("."):
+            continue
+        try:
+            entries.append(StoreEntry(path.name, read_manifest_file(path, path.name), None))
+        except SnapshotDamagedError as exc:
+            entries.append(StoreEntry(path.name, None, str(exc)))
+    return entries
+
+
+def _owner_alive(name: str) -> bool | None:
+    """Whether the process that made a ``.tmp-*`` folder still runs (None: name has no pid)."""
+    match = re.search(r"-p(\d+)-[0-9a-f]{8}$", name)
+    if not match:
+        return None
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # alive under another user (or not a pid we can signal)
+    return True
+
+
+def stale_tmp_folders(store: Path, now: float | None = None) -> list[Path]:
+    """Temporary folders left by killed snapshot or cache creations in ``store``.
+
+    A folder is stale when its owner pid no longer runs, or -- for names
+    without a pid -- when it is older than an hour.
+    """
+    store = check_store(store)
+    now = time.time() if now is None else now
+    places = [store, store / ".cache"]
+    if store.joinpath(".cache").is_dir():
+        places += [p for p in (store / ".cache").iterdir() if p.is_dir()]
+    stale = []
+    for place in places:
+        if not place.is_dir():
+            continue
+        for path in sorted(place.glob(f"{TMP_PREFIX}*")):
+            alive = _owner_alive(path.name)
+            old = now - path.stat().st_mtime > STALE_AFTER_SECONDS
+            if alive is False or (alive is None and old):
+                stale.append(path)
+    return stale
+
+
+def remove_stale_tmp_folders(store: Path, dry_run: bool = False) -> list[Path]:
+    """Delete (or with ``dry_run`` only list) :func:`stale_tmp_folders`; returns them."""
+    stale = stale_tmp_folders(store)
+    if not dry_run:
+        for path in stale:
+            shutil.rmtree(path, ignore_errors=True)
+    return stale
+
+
 def ensure_default_snapshot(store: Path) -> Snapshot:
     """Open the default real snapshot, building it from the bundled data on first use."""
     from poc.sources import bundled_sp500
 
-    if not (Path(store) / DEFAULT_SNAPSHOT_ID / "manifest.json").exists():
+    if not (check_store(store) / DEFAULT_SNAPSHOT_ID).exists():
         try:
             create_snapshot(bundled_sp500(), store, DEFAULT_SNAPSHOT_ID)
         except SnapshotExistsError:
@@ -345,7 +486,7 @@ def ensure_snapshot(store: Path, snapshot_id: str | None) -> Snapshot:
     if snapshot_id in (None, "", DEFAULT_SNAPSHOT_ID):
         return ensure_default_snapshot(store)
     match = _SYNTHETIC_ID.match(snapshot_id)
-    if match and not (Path(store) / snapshot_id / "manifest.json").exists():
+    if match and not (check_store(store) / snapshot_id).exists():
         from poc.sources import synthetic_panel
 
         n, t, seed = (int(g) for g in match.groups())

@@ -3,7 +3,7 @@
 Commands::
 
     poc snapshot create --source bundled|synthetic|files [...]
-    poc snapshot list | show ID | verify ID
+    poc snapshot list | show ID | verify ID | gc [--dry-run]
     poc signal validate FILE --snapshot ID [--lag L]
 
 Every command exits 0 on success, 1 when the data or a request is bad (the
@@ -75,20 +75,40 @@ def _cmd_snapshot_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_snapshot_list(args: argparse.Namespace) -> int:
-    from poc.catalog import list_snapshots, open_snapshot
+    from poc.catalog import scan_store
 
     store = snapshot_store(args.store)
-    ids = list_snapshots(store)
-    if not ids:
+    entries = scan_store(store)
+    if not entries:
         print(f"no snapshots in {store}; create one with `poc snapshot create --source bundled`")
         return 0
     print(f"snapshots in {store}:")
-    for snapshot_id in ids:
-        m = open_snapshot(store, snapshot_id, verify=False).manifest
+    for entry in entries:
+        m = entry.manifest
+        if m is None:
+            # One damaged folder must not hide the others: list it, marked.
+            print(f"  {entry.snapshot_id:<28} DAMAGED   {entry.problem}")
+            continue
+        first, last = m["date_range"]
         print(
-            f"  {snapshot_id:<28} {m['source']:<9} {m['date_range'][0]}..{m['date_range'][1]} "
+            f"  {entry.snapshot_id:<28} {m['source']:<9} {first}..{last} "
             f"{m['counts']['securities']:>6} securities  digest {m['digest'][:12]}"
         )
+    return 0
+
+
+def _cmd_snapshot_gc(args: argparse.Namespace) -> int:
+    from poc.catalog import remove_stale_tmp_folders
+
+    store = snapshot_store(args.store)
+    stale = remove_stale_tmp_folders(store, dry_run=args.dry_run)
+    if not stale:
+        print(f"no stale temporary folders in {store}")
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {len(stale)} stale temporary folder(s) left by interrupted creations:")
+    for path in stale:
+        print(f"  {path}")
     return 0
 
 
@@ -123,17 +143,39 @@ def _cmd_snapshot_verify(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------
 
 
+def _check_lag(lag: int) -> None:
+    from poc.exceptions import ConfigError
+
+    if lag < 0:
+        raise ConfigError(
+            f"--lag must be 0 or more trading days, got {lag}; 0 trades the day after the "
+            "signal is usable"
+        )
+
+
+def _check_nan_budget(budget: float) -> None:
+    from poc.exceptions import ConfigError
+
+    if not 0 <= budget <= 1:
+        hint = f"; for {budget:g}% pass {budget / 100:g}" if 1 < budget <= 100 else ""
+        raise ConfigError(
+            f"--nan-budget is a share between 0 and 1 (0.05 means 5%), got {budget:g}{hint}"
+        )
+
+
 def _cmd_signal_validate(args: argparse.Namespace) -> int:
     from poc.catalog import ensure_default_snapshot, open_snapshot
     from poc.contract import align_signal, read_signal, validate_signal
 
+    _check_lag(args.lag)
+    _check_nan_budget(args.nan_budget)
     store = snapshot_store(args.store)
     snapshot = (
         ensure_default_snapshot(store)
         if args.snapshot is None
         else open_snapshot(store, args.snapshot)
     )
-    frame = read_signal(args.file, allow_pickle=args.allow_pickle)
+    frame = read_signal(args.file, allow_pickle=args.allow_pickle, pickle_flag="--allow-pickle")
     calendar = snapshot.calendar()
     report = validate_signal(frame, calendar, snapshot.security_ids(), args.nan_budget)
     print(f"signal {args.file}: {report.n_rows:,} rows, snapshot {snapshot.snapshot_id!r}")
@@ -179,6 +221,7 @@ _OVERRIDES = (
     "baselines",
     "backend",
     "scheduler",
+    "max_cells",
 )
 
 
@@ -245,12 +288,6 @@ def resolve_signal_path(signal: str | None, cwd: Path | None = None) -> str | No
     )
 
 
-def _print_log_progress(done: int, total: int, name: str) -> None:
-    # Every child on a terminal would flood a 30-cell suite; print about ten lines.
-    if done == total or done == 1 or done % max(1, total // 10) == 0:
-        print(f"  logged {done:>3}/{total} child runs ({name})", flush=True)
-
-
 def local_link(link: str) -> str:
     """A local file path as a ``file://`` URL (terminals make it clickable); URLs unchanged."""
     if "://" in link:
@@ -266,13 +303,86 @@ def _print_verdict(outcome) -> None:
         print(f"  - {reason}")
 
 
+RESULTS_ENV = "POC_RESULTS_DIR"
+
+
+def _results_dir(suite_name: str) -> Path:
+    """Where results go when the tracking store fails: ``$POC_RESULTS_DIR`` (default
+    ``./poc-results``) / ``<suite>-<UTC timestamp>``."""
+    import re
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", suite_name).strip("_") or "suite"
+    return Path(os.environ.get(RESULTS_ENV) or "poc-results").resolve() / f"{safe}-{stamp}"
+
+
+def _check_store() -> None:
+    # Before anything imports mlflow (whose client retries a dead server for minutes).
+    from poc.store_check import URI_ENV, check_tracking_store
+
+    check_tracking_store(os.environ.get(URI_ENV))
+
+
+def _resume_command(args: argparse.Namespace, keys: Sequence[str], run_id: str) -> str:
+    """The command that resumes ``run_id``: this one with ``--resume``.
+
+    Also under ``mlflow run``: ``poc`` resumes into the interrupted suite's experiment,
+    where ``mlflow run`` would need the same ``--experiment-name`` again.
+    """
+    import shlex
+
+    parts = ["poc", args.command, "--experiment", args.experiment]
+    for key in keys:
+        value = getattr(args, key, None)
+        if value not in (None, ""):
+            parts += [f"--{key.replace('_', '-')}", str(value)]
+    if getattr(args, "store", None):
+        parts += ["--store", args.store]
+    return shlex.join([*parts, "--resume", run_id])
+
+
+def _interrupted(
+    exc: BaseException, parent: str | None, attached: str | None, resume_command: str
+) -> int:
+    """One line, no traceback, for Ctrl-C / SIGTERM; the exit code says which signal.
+
+    ``attached`` is the run ``mlflow run`` created (read before MLflow consumes
+    ``MLFLOW_RUN_ID``).
+    """
+    from poc import interrupts, lifecycle
+
+    run_id = parent or attached
+    if run_id:
+        from poc import tracking
+
+        # Ends the `mlflow run` run when the interruption came before the suite opened it
+        # (a no-op status change otherwise: the suite already ended its runs KILLED).
+        if parent is None:
+            lifecycle.end_quietly(tracking.end_run, run_id, lifecycle.KILLED)
+        signame = str(exc.args[0]) if exc.args else "SIGINT"
+        lifecycle.end_quietly(
+            lambda rid, _status: tracking.set_tags(rid, {"poc.interrupted": signame}),
+            run_id,
+            lifecycle.KILLED,
+        )
+        print(
+            f"interrupted: parent run {run_id} ended KILLED; resume with: {resume_command}",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print("interrupted before any run was opened; nothing was logged", file=sys.stderr)
+    return interrupts.exit_code(exc)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from poc import interrupts
     from poc.catalog import ensure_snapshot
     from poc.experiment import apply_overrides, load_spec, reproduce_command
-    from poc.runner import run_experiment
     from poc.suite import check_backend
 
     started = time.perf_counter()
+    _check_store()
     spec = load_spec(args.experiment)
     args.signal = resolve_signal_path(args.signal)
     spec = apply_overrides(spec, {key: getattr(args, key) for key in _OVERRIDES})
@@ -288,16 +398,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
         + f", n_jobs={spec.n_jobs}",
         flush=True,
     )
-    outcome = run_experiment(
-        spec,
-        snapshot,
-        command=reproduce_command(spec, snapshot.snapshot_id),
-        git_commit=_git_commit(),
-        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
-        progress=_print_progress,
-        log_progress=_print_log_progress,
-        experiment_name=getattr(args, "experiment_name", None) or None,
-    )
+    command = reproduce_command(spec, snapshot.snapshot_id)
+    attached = os.environ.get("MLFLOW_RUN_ID") or None
+    state: dict[str, str] = {}
+
+    def notify(line: str) -> None:
+        if line.startswith("parent run: "):
+            state["parent"] = line.split(": ", 1)[1]
+        print(line, flush=True)
+
+    try:
+        with interrupts.handling_interrupts():
+            from poc.runner import run_experiment
+
+            outcome = run_experiment(
+                spec,
+                snapshot,
+                command=command,
+                git_commit=_git_commit(),
+                attach_run_id=attached,
+                progress=_print_progress,
+                resume_from=args.resume or None,
+                notify=notify,
+                results_dir=_results_dir(spec.name),
+                experiment_name=getattr(args, "experiment_name", None) or None,
+            )
+    except KeyboardInterrupt as exc:
+        parent = state.get("parent")
+        resume = _resume_command(args, _OVERRIDES, parent or attached or "")
+        return _interrupted(exc, parent, attached, resume)
     result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
@@ -324,11 +453,14 @@ _ALLOCATION_OVERRIDES = (
     "start",
     "end",
     "n_jobs",
+    "max_cells",
 )
 
 
 def _allocation_command(spec, snapshot_id: str) -> str:
     import shlex
+
+    from poc.experiment import DEFAULT_MAX_CELLS
 
     parts = ["mlflow", "run", ".", "-e", "allocate", "--env-manager", "local"]
     if spec.source_path:
@@ -337,20 +469,23 @@ def _allocation_command(spec, snapshot_id: str) -> str:
     for axis, values in spec.grid.items():
         if axis in _ALLOCATION_OVERRIDES:
             parts += ["-P", f"{axis}={','.join(str(v) for v in values)}"]
+    # Every -P here must be a parameter of MLproject's `allocate` entry (a test runs it).
+    for key in ("start", "end"):
+        if getattr(spec, key):
+            parts += ["-P", f"{key}={getattr(spec, key)}"]
+    if spec.max_cells != DEFAULT_MAX_CELLS:
+        parts += ["-P", f"max_cells={spec.max_cells}"]
     return shlex.join(parts)
 
 
 def _cmd_allocate(args: argparse.Namespace) -> int:
-    from poc.allocation_suite import (
-        apply_allocation_overrides,
-        load_allocation_spec,
-        run_allocation_suite,
-    )
+    from poc import interrupts
+    from poc.allocation_suite import apply_allocation_overrides, load_allocation_spec
     from poc.catalog import ensure_snapshot
-    from poc.runner import log_allocation_suite
     from poc.suite import check_backend
 
     started = time.perf_counter()
+    _check_store()
     spec = load_allocation_spec(args.experiment)
     spec = apply_allocation_overrides(
         spec, {key: getattr(args, key) for key in _ALLOCATION_OVERRIDES}
@@ -362,14 +497,35 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
         f"({snapshot.digest[:12]}), {len(spec.cells())} cells, n_jobs={spec.n_jobs}",
         flush=True,
     )
-    result = run_allocation_suite(spec, snapshot, progress=_print_progress)
-    outcome = log_allocation_suite(
-        result,
-        snapshot,
-        command=_allocation_command(spec, snapshot.snapshot_id),
-        git_commit=_git_commit(),
-        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
-    )
+    command = _allocation_command(spec, snapshot.snapshot_id)
+    attached = os.environ.get("MLFLOW_RUN_ID") or None
+    state: dict[str, str] = {}
+
+    def notify(line: str) -> None:
+        if line.startswith("parent run: "):
+            state["parent"] = line.split(": ", 1)[1]
+        print(line, flush=True)
+
+    try:
+        with interrupts.handling_interrupts():
+            from poc.allocation_runner import run_allocation_experiment
+
+            outcome = run_allocation_experiment(
+                spec,
+                snapshot,
+                command=command,
+                git_commit=_git_commit(),
+                attach_run_id=attached,
+                progress=_print_progress,
+                resume_from=args.resume or None,
+                notify=notify,
+                results_dir=_results_dir(spec.name),
+            )
+    except KeyboardInterrupt as exc:
+        parent = state.get("parent")
+        resume = _resume_command(args, _ALLOCATION_OVERRIDES, parent or attached or "")
+        return _interrupted(exc, parent, attached, resume)
+    result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
     print(f"done in {time.perf_counter() - started:.1f}s")
@@ -461,7 +617,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.signal.startswith("builtin:"):
         frame = load_builtin(snapshot, args.signal.split(":", 1)[1])
     else:
-        frame = read_signal(args.signal, allow_pickle=args.allow_pickle)
+        frame = read_signal(
+            args.signal, allow_pickle=args.allow_pickle, pickle_flag="--allow-pickle"
+        )
     panel = load_panel(snapshot)
     clean = check_signal(frame, panel.dates, panel.security_ids)
     started = time.perf_counter()
@@ -585,13 +743,25 @@ def build_parser() -> argparse.ArgumentParser:
         _add_store(sub)
         sub.set_defaults(func=func)
 
+    gc = snap_cmds.add_parser(
+        "gc", help="remove temporary folders left by killed snapshot or cache creations"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    _add_store(gc)
+    gc.set_defaults(func=_cmd_snapshot_gc)
+
     sig = commands.add_parser("signal", help="validate signal files against the contract")
     sig_cmds = sig.add_subparsers(dest="signal_command", required=True)
     val = sig_cmds.add_parser("validate", help="validate a signal file against a snapshot")
     val.add_argument("file", help="signal table (.csv or .parquet)")
     val.add_argument("--snapshot", default=None, help="snapshot id (default: the bundled one)")
     val.add_argument("--lag", type=int, default=0, help="lag in trading days (default 0)")
-    val.add_argument("--nan-budget", type=float, default=0.05, help="max share of NaN signals")
+    val.add_argument(
+        "--nan-budget",
+        type=float,
+        default=0.05,
+        help="max share of NaN signals, between 0 and 1 (default 0.05 = 5%%)",
+    )
     val.add_argument(
         "--allow-pickle", action="store_true", help="read a pickle file (runs code from the file)"
     )
@@ -641,6 +811,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="MLflow experiment (default: the spec's name; ignored under `mlflow run`)",
     )
+    run.add_argument(
+        "--max-cells",
+        "--max_cells",
+        dest="max_cells",
+        default=None,
+        help="refuse larger grids (default 5000)",
+    )
+    run.add_argument(
+        "--resume",
+        default=None,
+        metavar="PARENT_RUN_ID",
+        help="resume an interrupted suite: reuse its finished cells, compute the rest",
+    )
     _add_store(run)
     run.set_defaults(func=_cmd_run)
 
@@ -654,9 +837,15 @@ def build_parser() -> argparse.ArgumentParser:
             dest=key,
             default=None,
             help="comma-separated grid values"
-            if key not in ("snapshot", "start", "end", "n_jobs")
+            if key not in ("snapshot", "start", "end", "n_jobs", "max_cells")
             else None,
         )
+    alloc.add_argument(
+        "--resume",
+        default=None,
+        metavar="PARENT_RUN_ID",
+        help="resume an interrupted allocation suite: reuse its finished cells",
+    )
     _add_store(alloc)
     alloc.set_defaults(func=_cmd_allocate)
 
@@ -711,9 +900,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except PocError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:
+        return _report_failure(exc)
+
+
+def _report_failure(exc: BaseException) -> int:
+    """The command line's one error boundary: one ``error: what ; fix`` line and an exit code.
+
+    ``POC_DEBUG=1`` also prints the traceback. A closed pipe (``poc snapshot
+    list | head``) ends quietly with 141.
+    """
+    import traceback
+
+    from poc.failures import EXIT_BROKEN_PIPE, format_failure
+
+    line, code = format_failure(exc)
+    if code == EXIT_BROKEN_PIPE:
+        _silence_stdout()
+        return code
+    if os.environ.get("POC_DEBUG", "").strip() not in ("", "0"):
+        traceback.print_exception(exc, file=sys.stderr)
+    print(line, file=sys.stderr, flush=True)
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # in-process callers (tests) have no real file descriptor; nothing to do
 
 
 if __name__ == "__main__":

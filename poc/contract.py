@@ -65,19 +65,25 @@ class SignalReport:
         return [code for code, _ in self.problems]
 
 
-def read_signal(path: str | Path, allow_pickle: bool = False) -> pd.DataFrame:
+def read_signal(
+    path: str | Path, allow_pickle: bool = False, pickle_flag: str | None = None
+) -> pd.DataFrame:
     """Read a signal table from CSV or parquet (pickle only with ``allow_pickle``).
+
+    ``pickle_flag`` names the calling command's opt-in option, if it has one,
+    so a refused pickle's message suggests only a flag that exists.
 
     Raises
     ------
     SignalContractError
-        If the file is missing, of an unknown type, or a pickle without opt-in.
+        If the file is missing, empty, a folder, not UTF-8, not what its name
+        says, of an unknown type, or a pickle without opt-in.
     """
     from poc.exceptions import SourceDataError
-    from poc.sources import read_table
+    from poc.reading import read_table
 
     try:
-        return read_table(path, allow_pickle=allow_pickle)
+        return read_table(path, allow_pickle=allow_pickle, pickle_flag=pickle_flag)
     except SourceDataError as exc:
         raise SignalContractError([str(exc)]) from exc
 
@@ -96,8 +102,13 @@ def _examples(frame: pd.DataFrame, mask: np.ndarray, columns=None) -> str:
 
 
 def _parse_dates(frame: pd.DataFrame, column: str, problems: list) -> pd.Series | None:
+    from poc.reading import parse_dates
+
     raw = frame[column]
-    parsed = pd.to_datetime(raw, errors="coerce")
+    parsed, refused = parse_dates(raw, column)
+    if refused:
+        problems.append(("unparseable_dates", refused))
+        return None
     bad = parsed.isna().to_numpy() & raw.notna().to_numpy()
     missing = raw.isna().to_numpy()
     if bad.any() or missing.any():
@@ -110,9 +121,7 @@ def _parse_dates(frame: pd.DataFrame, column: str, problems: list) -> pd.Series 
             )
         )
         return None
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    return parsed.dt.normalize().astype("datetime64[ns]")
+    return parsed
 
 
 def validate_signal(
@@ -141,6 +150,12 @@ def validate_signal(
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"signal must be a pandas DataFrame, got {type(frame).__name__}")
+    if not 0 <= nan_budget <= 1:
+        from poc.exceptions import ConfigError
+
+        raise ConfigError(
+            f"nan_budget is a share between 0 and 1 (0.05 means 5%), got {nan_budget!r}"
+        )
     n_rows = len(frame)
     problems: list[tuple[str, str]] = []
     notes: list[str] = []

@@ -1,6 +1,6 @@
 """The vectorized long-short backtest: config, run, result.
 
-Timing (``DESIGN.md``)
+Timing (``docs/conventions.md``)
 ----------------------
 A signal usable at the close of trading day ``d`` with lag ``L`` forms a book
 that earns the close-to-close return of day ``d + 1 + L``. With ``from_open``

@@ -66,3 +66,15 @@ class ConfigError(PocError, ValueError):
 
 class MissingDataError(PocError, ValueError):
     """A computation needs data the snapshot does not have (e.g. open prices)."""
+
+
+class RunNotFoundError(PocError, LookupError):
+    """No MLflow run has the requested id in the tracking store (or the id is malformed)."""
+
+
+class SnapshotDamagedError(SnapshotError):
+    """A snapshot folder exists but its manifest is missing, unreadable or incomplete."""
+
+
+class NoTradesError(PocError, ValueError):
+    """A backtest cell never held a position, so it has no performance to grade."""

@@ -20,6 +20,7 @@ YAML's value"). Unknown keys and bad values raise
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,9 @@ TOP_LEVEL_KEYS = {
     "scheduler",
     "grid",
     "headline",
+    "max_cells",
 }
+DEFAULT_MAX_CELLS = 5000
 
 
 def expand_grid(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -80,6 +83,86 @@ class GridCells:
         cell = {axis: values[0] for axis, values in self.grid.items()}
         cell.update(self.headline)
         return cell
+
+
+def count_cells(grid: dict[str, list[Any]]) -> int:
+    """Number of cells of ``grid`` (product of the axis lengths), without building them."""
+    return math.prod(len(values) for values in grid.values())
+
+
+def check_cell_count(grid: dict[str, list[Any]], max_cells: int) -> int:
+    """The grid's cell count, or a ConfigError with the count and the override when too big."""
+    n = count_cells(grid)
+    if n > max_cells:
+        sizes = " x ".join(f"{len(v)} {axis}" for axis, v in grid.items() if len(v) > 1)
+        raise ConfigError(
+            f"the grid has {n:,} cells ({sizes}), more than max_cells={max_cells:,}; shrink an "
+            f"axis, or raise the limit with --max-cells {n} (-P max_cells={n}, or max_cells: {n} "
+            "in the spec) if you mean it"
+        )
+    return n
+
+
+def parse_max_cells(value: Any) -> int:
+    """``max_cells`` as a positive integer (spec key, ``--max-cells``, ``-P max_cells``)."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ConfigError(f"max_cells: expected a positive whole number, got {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"max_cells: expected a positive whole number, got {value!r}")
+    return number
+
+
+def parse_n_jobs(value: Any) -> int:
+    """``n_jobs`` as a joblib worker count: 1 serial, -1 all cores; 0 and text are refused."""
+    try:
+        number = int(str(value).strip()) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None:
+        raise ConfigError(
+            f"n_jobs: expected a whole number of workers (1 serial, -1 all cores), got {value!r}"
+        )
+    if number == 0:
+        raise ConfigError("n_jobs: 0 is not allowed; use 1 for serial or -1 for all cores")
+    return number
+
+
+def parse_date_bound(key: str, value: Any) -> str | None:
+    """A ``start``/``end`` value as an ISO date string, None when empty; ConfigError otherwise."""
+    import datetime as dt
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | dt.date):
+        raise ConfigError(f"{key}: expected a date like 2015-01-31, got {value!r}")
+    try:
+        import pandas as pd
+
+        return pd.Timestamp(str(value).strip()).date().isoformat()
+    except (ValueError, TypeError):
+        raise ConfigError(f"{key}={value!r} is not a date; use ISO dates like 2015-01-31") from None
+
+
+def check_date_window(start: str | None, end: str | None) -> None:
+    """Refuse a window whose start is after its end (both ISO strings or None)."""
+    if start and end and start > end:
+        raise ConfigError(
+            f"start {start} is after end {end}: the window is empty; swap them or widen the window"
+        )
+
+
+def parse_headline(raw: Any, what: str = "headline") -> dict[str, Any]:
+    """The spec's ``headline`` mapping (axis -> value); a list or text is refused."""
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{what}: expected a mapping of axis -> one value (e.g. headline: {{lag: 1}}), got "
+            f"{raw!r}"
+        )
+    return raw
 
 
 @dataclass(frozen=True)
@@ -115,6 +198,7 @@ class ExperimentSpec(GridCells):
     grid: dict[str, list[Any]] = field(default_factory=lambda: dict(GRID_DEFAULTS))
     headline: dict[str, Any] = field(default_factory=dict)
     source_path: str | None = None
+    max_cells: int = DEFAULT_MAX_CELLS
 
     @property
     def display_name(self) -> str:
@@ -224,26 +308,26 @@ def spec_from_dict(raw: dict[str, Any], source_path: str | None = None) -> Exper
         raise ConfigError(f"grid: expected a mapping of axis -> list, got {raw_grid!r}")
     for axis, values in raw_grid.items():
         grid[axis] = _parse_axis(axis, values)
+    max_cells = parse_max_cells(raw.get("max_cells", DEFAULT_MAX_CELLS))
+    check_cell_count(grid, max_cells)
     headline = {}
-    for axis, value in (raw.get("headline") or {}).items():
+    for axis, value in parse_headline(raw.get("headline")).items():
         (parsed,) = _parse_axis(axis, [value])
         if repr(parsed) not in map(repr, grid[axis]):
             raise ConfigError(f"headline.{axis}: {value!r} is not in grid.{axis} {grid[axis]}")
         headline[axis] = parsed
-    try:
-        n_jobs = int(raw.get("n_jobs", 1))
-    except (TypeError, ValueError):
-        raise ConfigError(f"n_jobs: expected an integer, got {raw.get('n_jobs')!r}") from None
-    if n_jobs == 0:
-        raise ConfigError("n_jobs: 0 is not allowed; use 1 for serial or -1 for all cores")
+    n_jobs = parse_n_jobs(raw.get("n_jobs", 1))
+    start = parse_date_bound("start", raw.get("start"))
+    end = parse_date_bound("end", raw.get("end"))
+    check_date_window(start, end)
     return ExperimentSpec(
         name=str(raw.get("name") or "default"),
         signal=str(raw["signal"]),
         snapshot=None if raw.get("snapshot") in (None, "") else str(raw["snapshot"]),
         signal_name=raw.get("signal_name"),
         description=str(raw.get("description") or ""),
-        start=None if raw.get("start") in (None, "") else str(raw["start"]),
-        end=None if raw.get("end") in (None, "") else str(raw["end"]),
+        start=start,
+        end=end,
         baselines=_parse_bool("baselines", raw.get("baselines", True)),
         n_jobs=n_jobs,
         backend=str(raw.get("backend") or "loky"),
@@ -251,6 +335,7 @@ def spec_from_dict(raw: dict[str, Any], source_path: str | None = None) -> Exper
         grid=grid,
         headline=headline,
         source_path=source_path,
+        max_cells=max_cells,
     )
 
 
@@ -259,10 +344,22 @@ def read_spec_file(path: str | Path, what: str = "experiment spec") -> dict[str,
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{what} {str(path)!r} does not exist; see experiments/*.yaml")
+    if path.is_dir():
+        raise ConfigError(
+            f"{what} {str(path)!r} is a folder, not a file; pass a YAML file such as "
+            "experiments/default.yaml"
+        )
     try:
-        return yaml.safe_load(path.read_text()) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{what} {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it "
+            "as UTF-8"
+        ) from exc
+    try:
+        return yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML ({exc}); fix its syntax") from exc
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:
@@ -285,14 +382,20 @@ def apply_overrides(spec: ExperimentSpec, overrides: dict[str, str | None]) -> E
         axis = "lag" if key == "lags" else key
         if axis in GRID_DEFAULTS:
             grid[axis] = parse_list_option(axis, str(value))
-        elif key in ("signal", "snapshot", "signal_name", "start", "end", "backend", "scheduler"):
+        elif key in ("signal", "snapshot", "signal_name", "backend", "scheduler"):
             changes[key] = str(value)
+        elif key in ("start", "end"):
+            changes[key] = parse_date_bound(key, str(value))
         elif key == "baselines":
             changes[key] = _parse_bool("baselines", value)
         elif key == "n_jobs":
-            changes[key] = int(value)
+            changes[key] = parse_n_jobs(value)
+        elif key == "max_cells":
+            changes[key] = parse_max_cells(value)
         else:
             raise ConfigError(f"unknown override {key!r}")
+    check_date_window(changes.get("start", spec.start), changes.get("end", spec.end))
+    check_cell_count(grid, changes.get("max_cells", spec.max_cells))
     headline = {k: v for k, v in spec.headline.items() if repr(v) in map(repr, grid[k])}
     return replace(spec, grid=grid, headline=headline, **changes)
 
@@ -320,6 +423,8 @@ def reproduce_command(spec: ExperimentSpec, snapshot_id: str) -> str:
         "weight": _axis_text("weight", spec.grid["weight"]),
         "fractile": _axis_text("fractile", spec.grid["fractile"]),
         "tc_bps": _axis_text("tc_bps", spec.grid["tc_bps"]),
+        "tc_model": _axis_text("tc_model", spec.grid["tc_model"]),
+        "mincos": _axis_text("mincos", spec.grid["mincos"]),
         "rebalance": _axis_text("rebalance", spec.grid["rebalance"]),
         "baselines": str(spec.baselines).lower(),
     }
@@ -327,6 +432,8 @@ def reproduce_command(spec: ExperimentSpec, snapshot_id: str) -> str:
         params["start"] = spec.start
     if spec.end:
         params["end"] = spec.end
+    if spec.max_cells != DEFAULT_MAX_CELLS:
+        params["max_cells"] = str(spec.max_cells)
     for key, value in params.items():
         parts += ["-P", f"{key}={value}"]
     return shlex.join(parts)

@@ -2,7 +2,7 @@
 
 Every metric is a small pure function of a 1-d array of simple returns
 (NaN = no observation, dropped first) and returns a float. Conventions follow
-empyrical's and ``DESIGN.md``:
+empyrical's and ``docs/conventions.md``:
 
 * 252 periods per year for every slice;
 * Sharpe = mean / std (ddof=1) x sqrt(252) of returns in excess of ``risk_free``

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from poc.calendar import positions_of
+from poc.catalog import tmp_folder_name
 from poc.derived import (
     TercileLayout,
     cap_terciles,
@@ -304,7 +304,7 @@ def write_panel_cache(panel: Panel, folder: Path) -> Path:
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
+    tmp = folder.parent / tmp_folder_name(folder.name)
     tmp.mkdir()
     try:
         for name, values in _array_files(panel).items():

@@ -1,10 +1,17 @@
-"""Run an experiment end to end: compute, render, write, log.
+"""Run a signal experiment end to end: compute, render, write, log (allocation suites:
+:mod:`poc.allocation_runner`).
 
-1. :func:`poc.suite.run_suite` computes every cell, the evaluation and the verdict;
-2. the parent run is opened (the one ``mlflow run`` created, when there is one);
-3. child runs are logged, the tear sheet is rendered with the run id in it, and
-   ``tearsheet.html``, ``summary.csv``, ``daily.parquet`` and ``config.json`` are
-   written to a temporary folder and logged as the parent's artifacts.
+1. the parent run is opened first (the one ``mlflow run`` created, when there is
+   one) and its id reported, so an interruption can name what to resume;
+2. :func:`poc.suite.run_suite` computes every cell, and each is logged as a child
+   run as soon as it finishes (:class:`ChildLogger`), with the ``cell.zip`` that
+   ``--resume`` rebuilds it from (:mod:`poc.resume`);
+3. the evaluation, verdict and tear sheet are logged with ``tearsheet.html``,
+   ``summary.csv``, ``daily.parquet`` and ``config.json``.
+
+Runs end FINISHED, FAILED or KILLED, never RUNNING (:mod:`poc.lifecycle`); when the
+store fails after computing, the results are written to a local folder instead.
+See ``docs/runs.md``.
 
 This module holds no statistics and imports neither mlflow nor jinja2: it wires
 :mod:`poc.suite`, :mod:`poc.tearsheet` and :mod:`poc.tracking` together.
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poc import tearsheet, tracking
+from poc import interrupts, lifecycle, resume, tearsheet, tracking
 from poc.catalog import Snapshot
+from poc.exceptions import PocError
 from poc.experiment import ExperimentSpec
-from poc.suite import ProgressFn, SuiteResult, run_suite
+from poc.suite import CellResult, ProgressFn, SuiteResult, _cells_to_run, run_suite
 
 
 @dataclass(frozen=True)
@@ -212,7 +221,7 @@ def suite_children(result: SuiteResult) -> list[tracking.ChildRecord]:
     ]
 
 
-def _log_snapshot_input(run: tracking.ParentRun, snapshot: Snapshot) -> None:
+def log_snapshot_input(run: tracking.ParentRun, snapshot: Snapshot) -> None:
     tracking.log_dataset(
         run,
         name=snapshot.snapshot_id,
@@ -223,7 +232,7 @@ def _log_snapshot_input(run: tracking.ParentRun, snapshot: Snapshot) -> None:
     )
 
 
-def _log_parent_artifacts(
+def log_parent_artifacts(
     run: tracking.ParentRun,
     html: str,
     summary: pd.DataFrame,
@@ -245,6 +254,95 @@ def _log_parent_artifacts(
         tracking.log_artifacts(run, paths)
 
 
+def _child_tags(result_kind: str, name: str, headline: str) -> dict[str, str]:
+    return {
+        "kind": result_kind,
+        "headline": str(result_kind == "cell" and name == headline),
+        "cum_return_definition": CUM_RETURN_DEFINITION,
+    }
+
+
+def _log_cell(
+    run: tracking.ParentRun,
+    c: CellResult,
+    headline: str,
+    digests: dict[str, str] | None = None,
+) -> str:
+    """One child run for a cell or baseline; with ``digests`` also its ``cell.zip`` (resume)."""
+    tags = _child_tags(c.kind, c.name, headline)
+    artifacts: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="poc-cell-") as tmp:
+        if digests is not None:
+            tags.update({resume.CELL_TAG: c.name, **digests})
+            if c.ok:
+                artifacts = [resume.pack_cell(c, Path(tmp))]
+                tags["poc.cell_artifact"] = resume.CELL_ARTIFACT
+        return tracking.log_child(
+            run,
+            name=c.name if c.kind == "cell" else f"baseline:{c.name}",
+            params={**c.params, "kind": c.kind},
+            metrics=c.metrics,
+            tags=tags,
+            history=_cell_history(c),
+            error=c.error,
+            artifacts=artifacts,
+        )
+
+
+def _finish_suite(
+    run: tracking.ParentRun,
+    result: SuiteResult,
+    snapshot: Snapshot,
+    command: str,
+    git_commit: str | None,
+) -> str:
+    """Datasets, parent tags and metrics, tear sheet and artifacts; returns the link."""
+    log_snapshot_input(run, snapshot)
+    tracking.log_dataset(
+        run,
+        name=result.signal_name,
+        preview=pd.DataFrame(
+            {
+                "signal": [result.signal_source],
+                "rows": [result.signal_rows],
+                "first": [result.date_range[0]],
+                "last": [result.date_range[1]],
+            }
+        ),
+        digest=result.signal_digest,
+        source=result.signal_source,
+        context="signal",
+    )
+    tracking.log_parent(
+        run,
+        tags=parent_tags(result, snapshot),
+        metrics=parent_metrics(result),
+        params=suite_params(result),
+    )
+    log_parent_artifacts(
+        run,
+        render_suite(result, run.run_id, command, git_commit),
+        summary_frame(result),
+        daily_frame(result),
+        config_document(result, command, git_commit),
+    )
+    return tracking.tearsheet_link(run.run_id)
+
+
+def render_suite(result: SuiteResult, run_id: str, command: str, git_commit: str | None) -> str:
+    """The suite's tear sheet HTML."""
+    context = tearsheet.suite_context(
+        result,
+        {
+            "run_id": run_id,
+            "experiment": result.spec.name,
+            "git_commit": git_commit or "",
+            "command": command,
+        },
+    )
+    return tearsheet.render("suite.html.j2", context)
+
+
 def log_suite(
     result: SuiteResult,
     snapshot: Snapshot,
@@ -254,56 +352,152 @@ def log_suite(
     log_progress: tracking.LogProgressFn | None = None,
     experiment_name: str | None = None,
 ) -> RunOutcome:
-    """Log a computed suite to MLflow with its tear sheet; returns ids and the link.
+    """Log an already computed suite to MLflow with its tear sheet; returns ids and the link.
 
-    ``log_progress(done, total, name)`` is called as each child run is logged;
+    The children go in bulk (:func:`poc.tracking.log_children`: three store calls
+    each, threads against a server); ``log_progress(done, total, name)`` follows them.
     ``experiment_name`` overrides the experiment named by the spec.
     """
     spec = result.spec
     name = parent_run_name(spec.name, result.signal_name)
     with tracking.parent_run(experiment_name or spec.name, name, attach_run_id) as run:
-        _log_snapshot_input(run, snapshot)
-        tracking.log_dataset(
-            run,
-            name=result.signal_name,
-            preview=pd.DataFrame(
-                {
-                    "signal": [result.signal_source],
-                    "rows": [result.signal_rows],
-                    "first": [result.date_range[0]],
-                    "last": [result.date_range[1]],
-                }
-            ),
-            digest=result.signal_digest,
-            source=result.signal_source,
-            context="signal",
-        )
-        tracking.log_children(run, suite_children(result), progress=log_progress)
-        tracking.log_parent(
-            run,
-            tags=parent_tags(result, snapshot),
-            metrics=parent_metrics(result),
-            params=suite_params(result),
-        )
-        context = tearsheet.suite_context(
-            result,
-            {
-                "run_id": run.run_id,
-                "experiment": spec.name,
-                "git_commit": git_commit or "",
-                "command": command,
-            },
-        )
-        _log_parent_artifacts(
-            run,
-            tearsheet.render("suite.html.j2", context),
-            summary_frame(result),
-            daily_frame(result),
-            config_document(result, command, git_commit),
-        )
-        link = tracking.tearsheet_link(run.run_id)
+        with lifecycle.closing_run(run.run_id, tracking.end_run):
+            tracking.log_children(run, suite_children(result), progress=log_progress)
+            link = _finish_suite(run, result, snapshot, command, git_commit)
     v = result.verdict
     return RunOutcome(run.run_id, run.experiment_id, v.color, v.grade, v.score, link, result)
+
+
+# --------------------------------------------------------------------------
+# Running a suite: parent first, children logged as cells finish, resumable
+# --------------------------------------------------------------------------
+
+Notify = Callable[[str], None]
+
+
+class StoreFailedError(PocError, OSError):
+    """The tracking store failed after the suite was computed; results were saved locally."""
+
+
+def write_local_results(
+    result: SuiteResult, folder: Path, command: str, git_commit: str | None, run_id: str
+) -> Path:
+    """Save the tear sheet, summary.csv, daily.parquet and config.json in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    html = render_suite(result, run_id, command, git_commit)
+    tearsheet.write_html(html, folder / "tearsheet.html")
+    summary_frame(result).to_csv(folder / "summary.csv", index=False)
+    daily_frame(result).to_parquet(folder / "daily.parquet", index=False, compression="zstd")
+    config = config_document(result, command, git_commit)
+    (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    return folder
+
+
+class ChildLogger:
+    """Progress callback that logs each cell as a child run as soon as it finishes.
+
+    A store error stops the logging (the suite still computes, see
+    :func:`run_experiment`) instead of aborting minutes of work.
+    """
+
+    def __init__(self, run, headline, snapshot_digest, progress, notify):
+        self.log_cell = _log_cell
+        self.run = run
+        self.headline = headline
+        self.digests = {resume.SNAPSHOT_TAG: snapshot_digest}
+        self.progress = progress
+        self.notify = notify
+        self.error: Exception | None = None
+
+    def set_signal_digest(self, digest: str) -> None:
+        self.digests[resume.SIGNAL_TAG] = digest
+
+    def __call__(self, done: int, total: int, cell: CellResult) -> None:
+        if self.error is None:
+            try:
+                self.log_cell(self.run, cell, self.headline, self.digests)
+            except Exception as exc:
+                self.error = exc
+                self.notify(f"  logging stopped, the tracking store failed: {exc}")
+        if self.progress is not None:
+            self.progress(done, total, cell)
+        if done == 1:
+            interrupts.pause_for_test("compute")
+
+
+def reuse_cells(
+    old: dict[str, Any],
+    run: tracking.ParentRun,
+    wanted: dict[tuple[str, str], dict[str, Any]],
+    snapshot_digest: str,
+    signal_digest: str | None,
+    notify: Notify,
+    kind: str | None = None,
+) -> dict[tuple[str, str], CellResult]:
+    """Apply a resume plan: close stale runs, move reused children, rebuild their cells.
+
+    ``kind`` is the child runs' ``kind`` tag when it differs from the cells' (allocation
+    children are tagged ``allocation`` and log no ``kind`` param).
+    """
+    children = tracking.child_runs(old["run_id"], old["experiment_id"])
+    as_tagged = {(name, kind or k): params for (name, k), params in wanted.items()}
+    back = {(name, kind or k): (name, k) for name, k in wanted}
+    plan = resume.plan_resume(
+        old, children, as_tagged, snapshot_digest, signal_digest, with_kind=kind is None
+    )
+    for run_id in plan.stale:
+        lifecycle.end_quietly(tracking.end_run, run_id, lifecycle.KILLED)
+    for run_id in plan.replaced:
+        tracking.set_tags(run_id, {"poc.replaced_by": run.run_id})
+    tracking.set_tags(old["run_id"], {"poc.resumed_by": run.run_id})
+    cells: dict[tuple[str, str], CellResult] = {}
+    with tempfile.TemporaryDirectory(prefix="poc-resume-") as tmp:
+        for tagged, child_id in plan.reuse.items():
+            key = back[tagged]
+            path = tracking.download_artifact(child_id, resume.CELL_ARTIFACT, Path(tmp) / child_id)
+            cells[key] = resume.unpack_cell(path, wanted[key])
+            tracking.set_tags(
+                child_id, {"mlflow.parentRunId": run.run_id, "poc.resumed_from": old["run_id"]}
+            )
+    notify(
+        f"resuming {old['run_id']}: reusing {len(cells)} of {len(wanted)} cells, "
+        f"computing {len(wanted) - len(cells)}; "
+        f"{len(plan.stale)} stale RUNNING run(s) closed KILLED"
+    )
+    return cells
+
+
+def open_resume(resume_from: str | None, kind: str) -> dict[str, Any] | None:
+    """The run summary of the suite to resume (checked), or None."""
+    if not resume_from:
+        return None
+    try:
+        old = tracking.run_summary(resume_from)
+    except Exception as exc:
+        raise resume.ResumeError(
+            f"--resume {resume_from}: no such run in the tracking store ({exc}); pass the "
+            "parent run id that `poc run` printed"
+        ) from None
+    resume.check_resumable(old, kind)
+    return old
+
+
+def check_same_experiment(old: dict[str, Any] | None, run: tracking.ParentRun) -> None:
+    # Under `mlflow run` the experiment is mlflow's choice; reused children must not
+    # end up under a parent in another experiment.
+    if old and run.experiment_id != old["experiment_id"]:
+        raise resume.ResumeError(
+            f"--resume {old['run_id']}: that suite is in experiment {old['experiment_id']}, "
+            f"this run in {run.experiment_id}; run with --experiment-id {old['experiment_id']}"
+        )
+
+
+def store_failed(exc: Exception, folder: Path) -> StoreFailedError:
+    return StoreFailedError(
+        f"the tracking store failed after the suite was computed ({type(exc).__name__}: "
+        f"{str(exc)[:300]}); nothing is lost: tear sheet, summary.csv and daily.parquet "
+        f"are in {folder}"
+    )
 
 
 def run_experiment(
@@ -313,109 +507,81 @@ def run_experiment(
     git_commit: str | None = None,
     attach_run_id: str | None = None,
     progress: ProgressFn | None = None,
-    log_progress: tracking.LogProgressFn | None = None,
+    resume_from: str | None = None,
+    notify: Notify | None = None,
+    results_dir: Path | None = None,
     experiment_name: str | None = None,
 ) -> RunOutcome:
-    """Compute the suite, then log it with its tear sheet."""
-    result = run_suite(spec, snapshot, progress=progress)
-    return log_suite(
-        result, snapshot, command, git_commit, attach_run_id, log_progress, experiment_name
+    """Run a suite: open the parent run, compute and log each cell as it finishes, then
+    log the evaluation, verdict and tear sheet.
+
+    Parameters
+    ----------
+    resume_from : str, optional
+        Parent run id of an interrupted suite: its finished, matching cells are
+        reused (:mod:`poc.resume`) and the new parent logs into its experiment.
+    notify : callable, optional
+        Receives one-line status messages (the parent run id first).
+    results_dir : Path, optional
+        Where to save the results when the tracking store fails after the suite
+        was computed (:class:`StoreFailedError` names it). Without it the store's
+        error is raised.
+    experiment_name : str, optional
+        The experiment of a new suite (default: the spec's ``name``).
+
+    The parent and every child end FINISHED, FAILED or KILLED (Ctrl-C, SIGTERM),
+    never RUNNING (:mod:`poc.lifecycle`).
+    """
+    say = notify or (lambda line: None)
+    old = open_resume(resume_from, "signal_suite")
+    experiment = (
+        tracking.experiment_name(old["experiment_id"]) if old else experiment_name or spec.name
     )
-
-
-# --------------------------------------------------------------------------
-# Allocation suites
-# --------------------------------------------------------------------------
-
-
-def log_allocation_suite(
-    result,
-    snapshot: Snapshot,
-    command: str,
-    git_commit: str | None,
-    attach_run_id: str | None,
-) -> RunOutcome:
-    """Log an allocation suite: parent with tear sheet, one child per cell with its
-    ``allocation_history.csv`` and ``trades.csv``."""
-    from poc.allocation_sheet import allocation_context
-
-    spec = result.spec
-    with tracking.parent_run(spec.name, f"{spec.name} allocation", attach_run_id) as run:
-        _log_snapshot_input(run, snapshot)
-        with tempfile.TemporaryDirectory(prefix="poc-cell-") as tmp:
-            for i, c in enumerate(result.cells):
-                files = []
-                if c.ok:
-                    folder = Path(tmp) / str(i)
-                    folder.mkdir()
-                    files = [folder / "allocation_history.csv", folder / "trades.csv"]
-                    c.tables["allocation_history"].to_csv(files[0], index_label="date")
-                    c.tables["trades"].to_csv(files[1], index=False)
-                tracking.log_child(
-                    run,
-                    name=c.name,
-                    params=c.params,
-                    metrics=c.metrics,
-                    tags={
-                        "kind": "allocation",
-                        "headline": str(c.name == result.headline),
-                        "cum_return_definition": ALLOCATION_CUM_RETURN_DEFINITION,
+    headline = headline_cell_name(spec)
+    computed: dict[str, Any] = {}
+    try:
+        name = parent_run_name(spec.name, spec.display_name)
+        with tracking.parent_run(experiment, name, attach_run_id) as run:
+            with lifecycle.closing_run(run.run_id, tracking.end_run):
+                computed["run_id"] = run.run_id
+                check_same_experiment(old, run)
+                tracking.set_tags(
+                    run.run_id,
+                    {
+                        "kind": "signal_suite",
+                        "snapshot_id": snapshot.snapshot_id,
+                        "snapshot_digest": snapshot.digest,
+                        **({"poc.resumed_from": old["run_id"]} if old else {}),
                     },
-                    history=None if c.daily is None else c.daily.set_index("date")["cumulative"],
-                    error=c.error,
-                    artifacts=files,
                 )
-        headline = result.cell(result.headline)
-        best = result.best
-        tracking.log_parent(
-            run,
-            tags={
-                "kind": "allocation_suite",
-                "snapshot_id": result.snapshot_id,
-                "snapshot_digest": result.snapshot_digest,
-                "headline_cell": result.headline,
-            },
-            metrics={
-                **{f"headline_{k}": v for k, v in headline.metrics.items()},
-                "best_sharpe": best.metrics["sharpe"] if best else np.nan,
-                "n_cells": float(len(result.cells)),
-                "n_failed": float(sum(not c.ok for c in result.cells)),
-                "suite_seconds": result.seconds,
-            },
-            params={"experiment": spec.source_path or spec.name},
+                say(f"parent run: {run.run_id}")
+                logger = ChildLogger(run, headline, snapshot.digest, progress, say)
+
+                def before_cells(signal_digest, wanted):
+                    logger.set_signal_digest(signal_digest)
+                    if old is None:
+                        return {}
+                    return reuse_cells(old, run, wanted, snapshot.digest, signal_digest, say)
+
+                result = run_suite(spec, snapshot, progress=logger, before_cells=before_cells)
+                computed["result"] = result
+                if logger.error is not None:
+                    raise logger.error
+                interrupts.pause_for_test("logging")
+                say("logging the suite: evaluation, verdict, tear sheet ...")
+                link = _finish_suite(run, result, snapshot, command, git_commit)
+    except Exception as exc:
+        if isinstance(exc, PocError) or "result" not in computed or results_dir is None:
+            raise
+        folder = write_local_results(
+            computed["result"], results_dir, command, git_commit, computed["run_id"]
         )
-        context = allocation_context(
-            result, {"run_id": run.run_id, "git_commit": git_commit or "", "command": command}
-        )
-        summary = pd.DataFrame(
-            [
-                {
-                    "name": c.name,
-                    "status": c.status,
-                    "headline": c.name == result.headline,
-                    **{f"param_{k}": v for k, v in c.params.items()},
-                    **c.metrics,
-                    "error": c.error or "",
-                }
-                for c in result.cells
-            ]
-        )
-        daily = pd.concat(
-            [c.daily.assign(name=c.name) for c in result.cells if c.ok and c.daily is not None]
-            or [pd.DataFrame()],
-            ignore_index=True,
-        )
-        config = {
-            "spec": asdict(spec),
-            "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
-            "git_commit": git_commit,
-            "command": command,
-        }
-        _log_parent_artifacts(
-            run, tearsheet.render("allocation.html.j2", context), summary, daily, config
-        )
-        link = tracking.tearsheet_link(run.run_id)
-    m = headline.metrics
-    return RunOutcome(
-        run.run_id, run.experiment_id, None, None, float(m.get("sharpe", np.nan)), link, result
-    )
+        raise store_failed(exc, folder) from exc
+    v = result.verdict
+    return RunOutcome(run.run_id, run.experiment_id, v.color, v.grade, v.score, link, result)
+
+
+def headline_cell_name(spec: ExperimentSpec) -> str:
+    """The name of the spec's headline cell (as :func:`poc.suite.run_suite` names it)."""
+    base = spec.headline_cell()
+    return next(name for name, params in _cells_to_run(spec) if params == base)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from poc.exceptions import SourceDataError
+from poc.reading import parse_dates, read_table
 from poc.types import SnapshotData
 
 RETURN_OPTIONAL = ("openret", "close_adj", "volume", "mcap", "half_spread")
@@ -394,28 +395,6 @@ def synthetic_panel(
 # --------------------------------------------------------------------------
 
 
-def read_table(path: str | Path, allow_pickle: bool = False) -> pd.DataFrame:
-    """Read a CSV or parquet table; refuse pickle unless ``allow_pickle`` (unpickling runs code)."""
-    path = Path(path)
-    if not path.exists():
-        raise SourceDataError(f"file {str(path)!r} does not exist; check the path")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if suffix in (".csv", ".gz", ".txt"):
-        return pd.read_csv(path)
-    if suffix in (".pkl", ".pickle"):
-        if not allow_pickle:
-            raise SourceDataError(
-                f"{path.name} is a pickle; reading it would run code stored in the file. "
-                "Convert it to parquet or CSV, or pass --allow-pickle if you trust it"
-            )
-        return pd.read_pickle(path)
-    raise SourceDataError(
-        f"cannot read {path.name}: unknown file type {suffix!r}; use .csv or .parquet"
-    )
-
-
 def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], what: str) -> None:
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -427,10 +406,16 @@ def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], what: str) 
 
 def _coerce_keys(frame: pd.DataFrame, what: str) -> pd.DataFrame:
     frame = frame.copy()
-    try:
-        frame["date"] = pd.to_datetime(frame["date"]).dt.normalize().astype("datetime64[ns]")
-    except (ValueError, TypeError) as exc:
-        raise SourceDataError(f"{what}: column 'date' has unparseable dates ({exc})") from exc
+    dates, refused = parse_dates(frame["date"], f"{what}: column 'date'")
+    if refused:
+        raise SourceDataError(refused)
+    if dates.isna().any():
+        bad = frame.loc[dates.isna(), "date"].head(3).tolist()
+        raise SourceDataError(
+            f"{what}: column 'date' has {int(dates.isna().sum())} missing or unparseable "
+            f"date(s), e.g. {bad}; use ISO dates like 2020-01-31"
+        )
+    frame["date"] = dates
     ids = pd.to_numeric(frame["security_id"], errors="coerce")
     if ids.isna().any() or (ids != ids.round()).any():
         bad = frame.loc[ids.isna() | (ids != ids.round()), "security_id"].head(3).tolist()
@@ -525,7 +510,14 @@ def from_files(
         benchmark = read_table(benchmark_path)
         _require_columns(benchmark, ("date", "ret"), f"benchmark file {benchmark_path}")
         benchmark = benchmark[["date", "ret"]].copy()
-        benchmark["date"] = pd.to_datetime(benchmark["date"]).astype("datetime64[ns]")
+        dates, refused = parse_dates(benchmark["date"], "benchmark file: column 'date'")
+        if refused or dates.isna().any():
+            raise SourceDataError(
+                refused
+                or "benchmark file: column 'date' has missing or unparseable dates; "
+                "use ISO dates like 2020-01-31"
+            )
+        benchmark["date"] = dates
     else:
         absent.append("benchmark")
 

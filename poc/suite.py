@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from poc import evaluation
 from poc.catalog import Snapshot
 from poc.contract import align_signal, check_signal, read_signal
 from poc.engine import BacktestConfig, run_backtest
-from poc.exceptions import ConfigError
+from poc.exceptions import ConfigError, NoTradesError
 from poc.experiment import ExperimentSpec
 from poc.metrics import sharpe_ratio
 from poc.panel import Panel, load_panel, signal_matrix
@@ -165,13 +166,46 @@ def _cell_metrics(result) -> dict[str, float]:
     return metrics
 
 
+def no_trades_reason(counts: dict[str, int], daily: pd.DataFrame, params: dict[str, Any]) -> str:
+    """Why a backtest never held a position, or ``""`` when it traded.
+
+    A cell without a single day of positions has only NaN performance (Sharpe,
+    returns, turnover); grading it would score the suite on everything but
+    performance, so it is a FAILED cell instead.
+    """
+    turnover = daily["turnover"].to_numpy(dtype=float) if len(daily) else np.zeros(0)
+    if counts.get("days", 0) and np.nansum(np.abs(turnover)) > 0:
+        return ""
+    total = counts.get("signal_values", 0)
+    if total and counts.get("beyond_calendar", 0) == total:
+        return (
+            f"never traded: lag {params.get('lag')} pushes all {total:,} signal values past the "
+            "end of the snapshot's calendar; use a smaller lag"
+        )
+    fractile = params.get("fractile")
+    if isinstance(fractile, tuple | list):
+        fractile = ",".join(f"{v:g}" for v in fractile)
+    return (
+        f"never traded: no day had a position ({counts.get('used', 0):,} of {total:,} signal "
+        f"values used; fractile {fractile}, mincos {params.get('mincos')}); "
+        "widen the fractile (e.g. 10,90), lower mincos or check the signal's dates"
+    )
+
+
 def run_cell(
     panel: Panel, signal: np.ndarray, params: dict[str, Any], name: str, kind: str
 ) -> CellResult:
-    """Backtest one cell; never raises (a failure becomes a FAILED result with the error)."""
+    """Backtest one cell; never raises (a failure becomes a FAILED result with the error).
+
+    A cell that never held a position is FAILED with a :class:`NoTradesError`
+    message (see :func:`no_trades_reason`).
+    """
     started = time.perf_counter()
     try:
         result = run_backtest(panel, signal, config_for(params))
+        reason = no_trades_reason(result.counts, result.daily, params)
+        if reason:
+            raise NoTradesError(reason)
         return CellResult(
             name=name,
             kind=kind,
@@ -329,10 +363,18 @@ def run_cells(
     with engine(backend, scheduler), joblib.parallel_config(backend=backend, n_jobs=n_jobs):
         parallel = joblib.Parallel(return_as="generator_unordered")
         jobs = (joblib.delayed(_indexed)(i, func, args) for i, (func, args) in enumerate(tasks))
-        for done, (index, result) in enumerate(parallel(jobs), start=1):
-            results[index] = result
-            if progress is not None:
-                progress(done, len(tasks), result)
+        outputs = parallel(jobs)
+        # An interruption (Ctrl-C) leaves finished tasks unread; joblib would warn about them
+        # over the one line the command prints. Close the generator here, warning silenced.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "[0-9]+ tasks have been successfully executed")
+            try:
+                for done, (index, result) in enumerate(outputs, start=1):
+                    results[index] = result
+                    if progress is not None:
+                        progress(done, len(tasks), result)
+            finally:
+                outputs.close()
     return [r for r in results if r is not None]
 
 
@@ -345,6 +387,7 @@ def run_suite(
     snapshot: Snapshot,
     progress: ProgressFn | None = None,
     allow_pickle: bool = False,
+    before_cells: Callable[[str, dict], dict[tuple[str, str], CellResult]] | None = None,
 ) -> SuiteResult:
     """Run an experiment: every grid cell and baseline, the evaluation and the verdict.
 
@@ -354,7 +397,12 @@ def run_suite(
     snapshot : Snapshot
         Already opened (and verified) by the caller.
     progress : callable, optional
-        Called as ``progress(done, total, cell_result)`` after each cell.
+        Called as ``progress(done, total, cell_result)`` after each computed cell.
+    before_cells : callable, optional
+        Called as ``before_cells(signal_digest, wanted)`` (``wanted``: every cell's
+        params by ``(name, kind)``) once the signal is checked and before any cell
+        runs; returns already-finished cells by ``(name, kind)``,
+        which are reused instead of recomputed (``poc run --resume``).
 
     Raises
     ------
@@ -396,7 +444,15 @@ def run_suite(
         (run_cell, (panel, matrix, base, name, "baseline"))
         for name, matrix in baseline_signals.items()
     ]
-    results = run_cells(tasks, spec.n_jobs, spec.backend, progress, spec.scheduler)
+    signal_digest = table_digest(clean)
+    # A resumed suite hands back the cells an earlier run already finished (poc.resume).
+    keys = [(args[3], args[4]) for _, args in tasks]
+    wanted = {key: args[2] for key, (_, args) in zip(keys, tasks, strict=True)}
+    reused = before_cells(signal_digest, wanted) if before_cells is not None else {}
+    todo = [task for task, key in zip(tasks, keys, strict=True) if key not in reused]
+    ran = run_cells(todo, spec.n_jobs, spec.backend, progress, spec.scheduler)
+    computed = {(r.name, r.kind): r for r in ran}
+    results = [reused.get(key) or computed[key] for key in keys]
 
     headline = next(r for r in results if r.name == headline_name and r.kind == "cell")
     for r in results:
@@ -416,7 +472,7 @@ def run_suite(
         spec=spec,
         signal_name=spec.display_name,
         signal_source=spec.signal,
-        signal_digest=table_digest(clean),
+        signal_digest=signal_digest,
         signal_rows=len(clean),
         snapshot_id=snapshot.snapshot_id,
         snapshot_digest=snapshot.digest,

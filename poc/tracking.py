@@ -1,6 +1,6 @@
 """MLflow logging: the only module that imports mlflow.
 
-Layout (DESIGN.md): one parent run per suite, tagged with the signal, the
+Layout (docs/conventions.md): one parent run per suite, tagged with the signal, the
 snapshot id and digest, the verdict and the grade, holding the headline
 metrics and the artifacts (``tearsheet.html``, ``summary.csv``,
 ``daily.parquet``, ``config.json``); one nested child run per grid cell and
@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -85,11 +86,13 @@ def parent_run(
     try:
         with _quiet_urls():
             yield run
-    except KeyboardInterrupt:
-        client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.KILLED))
-        raise
-    except BaseException:
-        client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FAILED))
+    except BaseException as exc:
+        # poc.lifecycle may already have ended the run (KILLED on SIGTERM, FAILED): keep
+        # that status; otherwise an interruption is KILLED and any other error FAILED.
+        if client.get_run(run.run_id).info.status == "RUNNING":
+            killed = isinstance(exc, KeyboardInterrupt)
+            status = RunStatus.KILLED if killed else RunStatus.FAILED
+            client.set_terminated(run.run_id, RunStatus.to_string(status))
         raise
     with _quiet_urls():
         client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FINISHED))
@@ -244,8 +247,11 @@ def _log_one(client: MlflowClient, run: ParentRun, child: ChildRecord, history_k
             _upload_once(client, child_id, child.artifacts)
         status = RunStatus.FAILED if child.error else RunStatus.FINISHED
         client.set_terminated(child_id, RunStatus.to_string(status))
-    except Exception:
-        client.set_terminated(child_id, RunStatus.to_string(RunStatus.FAILED))
+    except BaseException as exc:
+        # KeyboardInterrupt is not an Exception: an interrupted child ends KILLED, not RUNNING.
+        killed = isinstance(exc, KeyboardInterrupt)
+        status = RunStatus.KILLED if killed else RunStatus.FAILED
+        client.set_terminated(child_id, RunStatus.to_string(status))
         raise
     return child_id
 
@@ -415,12 +421,105 @@ def tearsheet_link(run_id: str, artifact: str = "tearsheet.html") -> str:
     return str(Path(artifact_uri) / artifact)
 
 
+def get_existing_run(run_id: str):
+    """The MLflow run ``run_id``; a RunNotFoundError naming the store when absent or malformed."""
+    from mlflow.exceptions import MlflowException
+
+    from poc.exceptions import RunNotFoundError
+
+    text = str(run_id).strip()
+    if not re.fullmatch(r"[0-9a-f]{32}", text):
+        raise RunNotFoundError(
+            f"{run_id!r} is not an MLflow run id (32 hexadecimal characters, as printed after "
+            "`parent run:`); copy the id from the run's output or the MLflow UI"
+        )
+    try:
+        return MlflowClient().get_run(text)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise
+        raise RunNotFoundError(
+            f"no run {text} in the tracking store {mlflow.get_tracking_uri()}; check "
+            "MLFLOW_TRACKING_URI points at the store the suite logged to"
+        ) from None
+
+
 def describe_run(run_id: str) -> dict[str, object]:
     """Tags, metrics and status of a run (for ``poc tearsheet link``)."""
-    run = MlflowClient().get_run(run_id)
+    run = get_existing_run(run_id)
     return {
         "status": run.info.status,
         "tags": dict(run.data.tags),
         "metrics": dict(run.data.metrics),
         "experiment_id": run.info.experiment_id,
     }
+
+
+# --------------------------------------------------------------------------
+# Run lifecycle and resume (poc.lifecycle, poc.resume)
+# --------------------------------------------------------------------------
+
+
+def end_run(run_id: str, status: str) -> None:
+    """Give ``run_id`` a terminal status (FINISHED, FAILED, KILLED).
+
+    When it is the active fluent run it is ended through ``mlflow.end_run`` so
+    MLflow's own context exit does not overwrite the status afterwards.
+    """
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        mlflow.end_run(status)
+    else:
+        MlflowClient().set_terminated(run_id, status)
+
+
+def set_tags(run_id: str, tags: Mapping[str, str]) -> None:
+    """Set tags on any run (also a terminated one), in one batch."""
+    MlflowClient().log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def run_summary(run_id: str) -> dict[str, object]:
+    """Status, tags, params, metrics and experiment of a run."""
+    run = MlflowClient().get_run(run_id)
+    return {
+        "run_id": run.info.run_id,
+        "status": run.info.status,
+        "experiment_id": run.info.experiment_id,
+        "tags": dict(run.data.tags),
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+    }
+
+
+def child_runs(parent_run_id: str, experiment_id: str) -> list[dict[str, object]]:
+    """Every run whose parent is ``parent_run_id`` (any status), as :func:`run_summary` dicts."""
+    client = MlflowClient()
+    query = f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'"
+    out, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], query, max_results=1000, page_token=token)
+        out += [
+            {
+                "run_id": r.info.run_id,
+                "status": r.info.status,
+                "experiment_id": r.info.experiment_id,
+                "tags": dict(r.data.tags),
+                "params": dict(r.data.params),
+                "metrics": dict(r.data.metrics),
+            }
+            for r in page
+        ]
+        token = page.token
+        if not token:
+            return out
+
+
+def download_artifact(run_id: str, path: str, destination: Path) -> Path:
+    """Download one artifact of a run into ``destination``; returns the local path."""
+    local = MlflowClient().download_artifacts(run_id, path, str(destination))
+    return Path(local)
+
+
+def experiment_name(experiment_id: str) -> str:
+    """The name of an experiment, from its id."""
+    return MlflowClient().get_experiment(experiment_id).name

@@ -1,4 +1,4 @@
-"""Verdict, composite score and grade of a signal (pure; formula from DESIGN.md).
+"""Verdict, composite score and grade of a signal (pure; formula from docs/conventions.md).
 
 Composite score 0-100 = weighted sum of components, each clipped to [0, 100]:
 

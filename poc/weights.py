@@ -5,7 +5,7 @@ or one per market-cap tercile), ``T`` days, ``N`` names. A book's
 cross-section on a day is the set of finite entries of its signal row; NaN
 means "not in the cross-section" (no position), never zero.
 
-Leg membership follows ``DESIGN.md``: with ``n`` names and fractile
+Leg membership follows ``docs/conventions.md``: with ``n`` names and fractile
 ``(low, high)``, the long leg holds the names at or above the ``high``
 percentile of the day's values and the short leg those at or below the
 ``low`` percentile (linear interpolation, as ``numpy.percentile``). For a

@@ -1,6 +1,6 @@
 """Execution simulator: target weights -> orders -> fills -> positions, cash and NAV.
 
-Timing convention (as ``DESIGN.md``'s lag): a target computed at the close of
+Timing convention (as ``docs/conventions.md``'s lag): a target computed at the close of
 trading day ``d`` is traded at the close of day ``d + 1 + delay``. A delay of 0
 means the next close, never the close that produced the signal.
 

@@ -19,6 +19,7 @@ import pandas as pd
 from poc.allocation import analytics
 from poc.allocation.errors import AllocationError
 from poc.allocation.execution import ExecutionResult, simulate_execution
+from poc.allocation.feasibility import check_feasible
 from poc.allocation.models import (
     EMAAllocation,
     RegimeRotation,
@@ -128,13 +129,9 @@ class AllocationConfig:
             )
         if self.weighting not in ("equal", "score"):
             raise AllocationError(f"weighting must be 'equal' or 'score', got {self.weighting!r}")
-        if self.top_k * self.max_weight < self.invested - 1e-12:
-            raise AllocationError(
-                f"top_k {self.top_k} x max_weight {self.max_weight:g} = "
-                f"{self.top_k * self.max_weight:g} < invested {self.invested:g}: the EMA model "
-                f"could never be fully invested. Raise top_k to at least "
-                f"{math.ceil(self.invested / self.max_weight - 1e-12)} or raise max_weight"
-            )
+        # Whether top_k x max_weight can hold `invested` depends on the universe's size
+        # (top_k above the asset count buys nothing): see poc.allocation.feasibility,
+        # checked by run_allocation and, for a whole grid, before any cell runs.
 
     def to_params(self) -> dict[str, Any]:
         """The config as a flat dict (for MLflow params or a JSON file)."""
@@ -288,6 +285,7 @@ def run_allocation(
         raise TypeError(f"config must be an AllocationConfig, got {type(config).__name__}")
     prices = check_prices(prices)
     bench = check_benchmark(benchmark, prices.index)
+    check_feasible(config, prices.shape[1])
     model = fitted
     if model is None:
         model = build_model(config, sectors, compatibility).fit(prices, bench)

@@ -67,7 +67,8 @@ def test_allocate_entry_point_logs_cells_with_capped_histories(
         for key in ("sharpe", "ann_ret", "max_dd", "information_ratio", "cost_drag_sum"):
             assert key in child.data.metrics, key
         files = {a.path for a in client.list_artifacts(child.info.run_id)}
-        assert files == {"allocation_history.csv", "trades.csv"}
+        # cell.zip: what `poc allocate --resume` rebuilds a finished cell from (docs/runs.md)
+        assert files == {"allocation_history.csv", "trades.csv", "cell.zip"}
         folder = tmp_path / child.info.run_id
         folder.mkdir()
         history = pd.read_csv(

@@ -1,4 +1,4 @@
-"""The signal contract: every defect is named with example rows; alignment follows DESIGN.md."""
+"""The signal contract: defects named with example rows; alignment per docs/conventions.md."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The backtest engine against a slow, obviously correct reference, plus known values and errors.
 
 The reference below walks one day at a time with pandas and numpy.linalg.lstsq,
-written from the rules in the engine's docstring (and DESIGN.md), sharing no
+written from the rules in the engine's docstring (and docs/conventions.md), sharing no
 code with the engine.
 """
 

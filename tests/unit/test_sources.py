@@ -150,6 +150,10 @@ def test_from_files_duplicate_rows(tmp_path):
 def test_read_table_refuses_pickle(tmp_path):
     path = tmp_path / "x.pkl"
     pd.DataFrame({"a": [1]}).to_pickle(path)
+    # The refusal names the opt-in flag only when the calling command has one.
     with pytest.raises(SourceDataError, match=r"pickle.*--allow-pickle"):
+        read_table(path, pickle_flag="--allow-pickle")
+    with pytest.raises(SourceDataError, match=r"pickle") as refused:
         read_table(path)
+    assert "--allow-pickle" not in str(refused.value)
     assert read_table(path, allow_pickle=True)["a"].tolist() == [1]

@@ -1,4 +1,4 @@
-"""Verdict and composite score: the DESIGN.md formula, exactly."""
+"""Verdict and composite score: the docs/conventions.md formula, exactly."""
 
 from __future__ import annotations
 

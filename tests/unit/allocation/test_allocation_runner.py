@@ -29,7 +29,6 @@ from poc.allocation.errors import AllocationError
             r"investing 0.5 needs at least 2 assets and 2 x 0.3 > 0.5\. "
             r"Lower min_weight to at most 0.25",
         ),
-        ({"top_k": 2}, r"top_k 2 x max_weight 0.4 = 0.8 < invested 1: .*at least 3"),
         ({"delay": -1}, "delay must be an integer >= 0"),
         ({"delay": 1.5}, "delay must be an integer >= 0"),
         ({"rebalance": "quarterly"}, "rebalance must be one of"),
