@@ -67,7 +67,7 @@ def rolling_sharpe(net: pd.Series, window: int = ROLLING_DAYS) -> pd.Series:
 
 
 def rolling_beta(net: pd.Series, market: pd.Series, window: int = ROLLING_DAYS) -> pd.Series:
-    both = pd.concat([net.rename("r"), market.rename("m")], axis=1).dropna()
+    both = pd.concat([net.rename("r"), market.rename("m")], axis=1, sort=True).dropna()
     cov = both["r"].rolling(window, min_periods=window // 2).cov(both["m"])
     var = both["m"].rolling(window, min_periods=window // 2).var()
     return cov / var.where(var > 0)
@@ -168,6 +168,10 @@ def extras_context(
         The daily rank IC (signal suites only).
     """
     net = net.astype(float)
+    if isinstance(turnover, pd.DataFrame):  # a resumed cell's tables come back as frames
+        turnover = turnover.iloc[:, 0] if turnover.shape[1] else None
+    if turnover is not None:
+        turnover = turnover.set_axis(pd.DatetimeIndex(turnover.index))
     monthly = monthly_returns(net, compound)
     month_names = ["J", "F", "M", "A", "M", "J", "J", "A", "S", "O", "N", "D"]
     out: dict[str, Any] = {

@@ -89,10 +89,13 @@ def parent_run(
     except BaseException as exc:
         # poc.lifecycle may already have ended the run (KILLED on SIGTERM, FAILED): keep
         # that status; otherwise an interruption is KILLED and any other error FAILED.
-        if client.get_run(run.run_id).info.status == "RUNNING":
-            killed = isinstance(exc, KeyboardInterrupt)
-            status = RunStatus.KILLED if killed else RunStatus.FAILED
-            client.set_terminated(run.run_id, RunStatus.to_string(status))
+        try:
+            if client.get_run(run.run_id).info.status == "RUNNING":
+                killed = isinstance(exc, KeyboardInterrupt)
+                status = RunStatus.KILLED if killed else RunStatus.FAILED
+                client.set_terminated(run.run_id, RunStatus.to_string(status))
+        except Exception:  # a failing store must not hide the error that ended the run
+            log.warning("could not end run %s after an error", run.run_id)
         raise
     with _quiet_urls():
         client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FINISHED))
