@@ -129,6 +129,7 @@ def _finish_allocation(
             "snapshot_id": result.snapshot_id,
             "snapshot_digest": result.snapshot_digest,
             "headline_cell": result.headline,
+            **_allocation_verdict_tags(result),
         },
         metrics={
             **{f"headline_{k}": v for k, v in headline.metrics.items()},
@@ -136,6 +137,12 @@ def _finish_allocation(
             "n_cells": float(len(result.cells)),
             "n_failed": float(sum(not c.ok for c in result.cells)),
             "suite_seconds": result.seconds,
+            **(result.trust.metrics() if getattr(result, "trust", None) else {}),
+            **(
+                {"composite_score": result.verdict.score}
+                if getattr(result, "verdict", None) and result.verdict.score is not None
+                else {}
+            ),
         },
         params={"experiment": spec.source_path or spec.name},
     )
@@ -254,3 +261,15 @@ def run_allocation_experiment(
         )
         raise store_failed(exc, folder) from exc
     return _allocation_outcome(run, result, link)
+
+
+def _allocation_verdict_tags(result) -> dict[str, str]:
+    """Verdict, grade and trial count tags of an allocation suite (judged on active returns)."""
+    v = getattr(result, "verdict", None)
+    if v is None:
+        return {}
+    return {
+        "verdict": v.color,
+        "grade": v.grade or "none",
+        "trust_n_trials": str(result.trust.n_trials),
+    }

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from poc import charts
+from poc.periods_sheet import periods_section
 from poc.sheet_extras import extras_context
 from poc.tearsheet import cells_table, fmt_int, fmt_num, fmt_pct, table, timestamp
 
@@ -154,6 +155,7 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
         "fraction <= 1, caps and minimums respected) before analytics ran; a cell that failed it "
         "is shown as FAILED. Costs: per-day cost / previous NAV, summed.",
         "notes": result.notes,
+        **_trust_and_verdict(result),
     }
     if not cell.ok:
         context.update(
@@ -165,6 +167,7 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
             regime_table=table(["Regime"], []),
             regime_note="",
             extras=None,
+            periods=None,
         )
         return context
     m = cell.metrics
@@ -192,8 +195,37 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
             ["Regime", "Days", "Share"],
             [[str(k), fmt_int(r["days"]), fmt_pct(r["share"])] for k, r in distribution.iterrows()],
         ),
+        periods=periods_section(
+            {
+                "portfolio": cell.daily.set_index("date")["net"],
+                "benchmark": cell.daily.set_index("date")["benchmark"],
+            },
+            primary_label=f"{result.headline}, net",
+        ),
         regime_note="Regimes of the benchmark, each dated by the close whose data it uses "
         "(trend up, trend down, compression, breaking volatility, choppy); see "
         "poc.allocation.regime for the exact rules.",
     )
     return context
+
+
+def _trust_and_verdict(result) -> dict[str, Any]:
+    """The verdict box and the "How much to trust this" section (active returns)."""
+    from poc.trust_sheet import trust_context
+
+    v = getattr(result, "verdict", None)
+    verdict = None
+    if v is not None:
+        verdict = {
+            "color": v.color,
+            "grade": v.grade,
+            "score": fmt_num(v.score, 1),
+            "reasons": v.reasons,
+            "headline_cell": result.headline,
+            "warnings": list(v.warnings),
+            "caveats": list(v.caveats),
+        }
+    trust = trust_context(result)
+    if trust is not None:
+        trust["subject"] = "active return over the benchmark"
+    return {"verdict": verdict, "trust": trust}

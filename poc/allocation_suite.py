@@ -308,6 +308,8 @@ class AllocationSuiteResult:
     headline: str
     notes: list[str]
     seconds: float
+    trust: Any = None  # poc.trust_suite.TrustReport on active returns
+    verdict: Any = None  # poc.verdict.Verdict on active returns (docs/verdict.md)
 
     def cell(self, name: str) -> CellResult:
         return next(c for c in self.cells if c.name == name)
@@ -357,7 +359,7 @@ def run_allocation_suite(
     computed = {r.name: r for r in run_cells(todo, spec.n_jobs, spec.backend, progress)}
     results = [reused.get(key) or computed[key[0]] for key in wanted]
     notes = [f"cell {r.name!r} FAILED: {r.error}" for r in results if not r.ok]
-    return AllocationSuiteResult(
+    result = AllocationSuiteResult(
         spec=spec,
         snapshot_id=snapshot.snapshot_id,
         snapshot_digest=snapshot.digest,
@@ -368,3 +370,7 @@ def run_allocation_suite(
         notes=notes,
         seconds=time.perf_counter() - started,
     )
+    from poc.trust_suite import allocation_trust, survivorship_biased
+
+    report, verdict = allocation_trust(result, survivorship_biased(snapshot.manifest))
+    return dataclasses.replace(result, trust=report, verdict=verdict)

@@ -295,3 +295,24 @@ def histogram(
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
         ax.set_ylabel("days")
         return _to_svg(fig)
+
+
+def choice_chart(
+    starts: pd.Series, choices: pd.Series, categories: list[str], title: str, size=(8.0, 2.8)
+) -> str:
+    """Which category was chosen in each window: a step line over categorical rows.
+
+    ``starts`` are the windows' first dates, ``choices`` the chosen category of each
+    (None = no choice, drawn as a gap); ``categories`` fixes the row order.
+    """
+    position = {c: i for i, c in enumerate(categories)}
+    y = np.array([position.get(c, np.nan) for c in choices], dtype=float)
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(size[0], max(size[1], 0.35 * len(categories) + 1.0)))
+        x = pd.DatetimeIndex(starts)
+        ax.step(x, y, where="post", color=PALETTE[0], lw=1.2)
+        ax.scatter(x, y, color=PALETTE[0], s=14, zorder=3)
+        ax.set_yticks(range(len(categories)), categories, fontsize=7)
+        ax.set_ylim(-0.5, len(categories) - 0.5)
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        return _to_svg(fig)

@@ -5,6 +5,8 @@ Commands::
     poc snapshot create --source bundled|synthetic|files [...]
     poc snapshot list | show ID | verify ID | gc [--dry-run]
     poc signal validate FILE --snapshot ID [--lag L]
+    poc track add|update|show|list|remove ...   (poc/cli_track.py)
+    poc compare RUN_A RUN_B [...]               (poc/cli_track.py)
 
 Every command exits 0 on success, 1 when the data or a request is bad (the
 message says what and how to fix it) and 2 on a usage error.
@@ -66,6 +68,11 @@ def _cmd_snapshot_create(args: argparse.Namespace) -> int:
             raise PocError("--source files needs --id NAME for the new snapshot (e.g. my-data-v1)")
         data = sources.from_files(args.returns, args.risk, args.securities, args.benchmark)
         snapshot_id = args.id
+    if args.end:
+        # A snapshot of the source as it was on a past date (a later one extends it).
+        data = sources.truncate_at(data, args.end)
+        if not args.id:
+            snapshot_id = f"{snapshot_id}-to{args.end}"
     print(f"building snapshot {snapshot_id!r} from {args.source} data ...", flush=True)
     snapshot = create_snapshot(data, store, snapshot_id)
     elapsed = time.perf_counter() - started
@@ -296,9 +303,13 @@ def local_link(link: str) -> str:
 
 
 def _print_verdict(outcome) -> None:
-    print(
-        f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100"
-    )
+    if outcome.grade is None:
+        print(f"VERDICT: {outcome.verdict.upper()}  no grade, no score")
+    else:
+        print(
+            f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  "
+            f"score {outcome.score:.1f}/100"
+        )
     for reason in outcome.result.verdict.reasons:
         print(f"  - {reason}")
 
@@ -535,6 +546,60 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overlay_command(spec, snapshot_id: str, oos_start: str | None) -> str:
+    import shlex
+
+    parts = ["mlflow", "run", ".", "-e", "overlays", "--env-manager", "local"]
+    if spec.source_path:
+        parts += ["-P", f"experiment={spec.source_path}"]
+    parts += ["-P", f"snapshot={snapshot_id}"]
+    if oos_start:
+        parts += ["-P", f"oos_start={oos_start}"]
+    return shlex.join(parts)
+
+
+def _cmd_overlays(args: argparse.Namespace) -> int:
+    from poc.catalog import ensure_snapshot
+    from poc.overlay_runner import log_overlay_suite
+    from poc.overlay_suite import load_overlay_spec, overlay_spec_with, run_overlay_suite
+
+    started = time.perf_counter()
+    spec = overlay_spec_with(
+        load_overlay_spec(args.experiment),
+        {"snapshot": args.snapshot, "oos_start": args.oos_start, "overlay": args.overlay},
+    )
+    snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
+    print(
+        f"overlay suite {spec.name!r} on snapshot {snapshot.snapshot_id!r} "
+        f"({snapshot.digest[:12]}), {len(spec.cells())} cells",
+        flush=True,
+    )
+    result = run_overlay_suite(spec, snapshot, progress=_print_progress)
+    outcome = log_overlay_suite(
+        result,
+        snapshot,
+        command=_overlay_command(spec, snapshot.snapshot_id, args.oos_start),
+        git_commit=_git_commit(),
+        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+    )
+    for note in result.notes:
+        print(f"  note: {note}")
+    for w in result.walk_forwards:
+        m = w.result.metrics()
+        print(
+            f"  {w.name}: OOS Sharpe {m['wf_oos_sharpe']:.2f} vs in-sample best "
+            f"{m['wf_is_best_sharpe']:.2f} ({w.result.is_best_cell})"
+        )
+    print(f"done in {time.perf_counter() - started:.1f}s")
+    print(
+        f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100"
+        f"  (headline {result.headline!r}, out of sample from {result.oos_start})"
+    )
+    print(f"parent run: {outcome.run_id}")
+    print(f"tear sheet: {outcome.link}")
+    return 0
+
+
 def _cmd_tearsheet_link(args: argparse.Namespace) -> int:
     from poc.tracking import describe_run, tearsheet_link
 
@@ -729,6 +794,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--returns", default=None, help="files: returns table (CSV/parquet)")
     create.add_argument("--risk", default=None, help="files: risk table (CSV/parquet)")
     create.add_argument("--benchmark", default=None, help="files: benchmark returns (date, ret)")
+    create.add_argument(
+        "--end", default=None, help="keep only dates up to END (YYYY-MM-DD): the source as of then"
+    )
     _add_store(create)
     create.set_defaults(func=_cmd_snapshot_create)
 
@@ -849,6 +917,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store(alloc)
     alloc.set_defaults(func=_cmd_allocate)
 
+    over = commands.add_parser(
+        "overlays",
+        help="raw vs risk-overlay variants, IS/OOS and walk-forward (MLproject entry point "
+        "`overlays`)",
+    )
+    over.add_argument("--experiment", default="experiments/overlays.yaml")
+    over.add_argument("--snapshot", default=None, help="snapshot id (default: the spec's)")
+    over.add_argument("--oos-start", dest="oos_start", default=None, help="date or fraction")
+    over.add_argument("--overlay", default=None, help="comma-separated overlays (grid axis)")
+    _add_store(over)
+    over.set_defaults(func=_cmd_overlays)
+
     sheet = commands.add_parser("tearsheet", help="tear sheet links")
     sheet_cmds = sheet.add_subparsers(dest="tearsheet_command", required=True)
     link = sheet_cmds.add_parser("link", help="print the tear sheet link of a parent run")
@@ -889,6 +969,127 @@ def build_parser() -> argparse.ArgumentParser:
 # Later modules (backtest, suite, tear sheet, allocation) register their
 # sub-commands here so this file stays a thin dispatcher.
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _register_track_and_compare(commands: argparse._SubParsersAction) -> None:
+    from poc.cli_track import register
+
+    register(commands, snapshot_store, _add_store)
+
+
+_EXTRA_COMMANDS.append(_register_track_and_compare)
+
+
+# --------------------------------------------------------------------------
+# portfolio (MLproject entry point `portfolio`): a signal's capital-constrained book
+# --------------------------------------------------------------------------
+
+_PORTFOLIO_GRID = (
+    "hold_days",
+    "gate",
+    "gate_percentile",
+    "max_positions",
+    "risk_per_trade",
+    "stop_multiple",
+    "max_weight",
+    "decay_percentile",
+    "lag",
+    "commission_bps",
+    "slippage_bps",
+)
+_PORTFOLIO_SETTINGS = ("signal", "snapshot", "start", "end", "n_jobs", "n_control", "seed")
+
+
+def _portfolio_command(spec, snapshot_id: str) -> str:
+    import shlex
+
+    parts = ["mlflow", "run", ".", "-e", "portfolio", "--env-manager", "local"]
+    if spec.source_path:
+        parts += ["-P", f"experiment={spec.source_path}"]
+    parts += ["-P", f"signal={spec.signal}", "-P", f"snapshot={snapshot_id}"]
+    for axis in ("hold_days", "gate", "gate_percentile", "max_positions", "risk_per_trade"):
+        if axis in spec.grid:
+            parts += ["-P", f"{axis}={','.join(str(v).lower() for v in spec.grid[axis])}"]
+    if "stop_multiple" in spec.grid:
+        parts += ["-P", f"stop_multiple={','.join(str(v) for v in spec.grid['stop_multiple'])}"]
+    parts += ["-P", f"n_control={spec.n_control}"]
+    return shlex.join(parts)
+
+
+def _cmd_portfolio(args: argparse.Namespace) -> int:
+    from poc.catalog import ensure_snapshot
+    from poc.portfolio.report import headline_summary, log_portfolio_suite
+    from poc.portfolio.suite import (
+        apply_portfolio_overrides,
+        load_portfolio_spec,
+        run_portfolio_suite,
+    )
+    from poc.suite import check_backend
+
+    started = time.perf_counter()
+    spec = load_portfolio_spec(args.experiment)
+    keys = (*_PORTFOLIO_GRID, *_PORTFOLIO_SETTINGS)
+    spec = apply_portfolio_overrides(spec, {key: getattr(args, key) for key in keys})
+    check_backend(spec.backend)
+    snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
+    print(
+        f"portfolio suite {spec.name!r}: signal {spec.signal} on snapshot "
+        f"{snapshot.snapshot_id!r} ({snapshot.digest[:12]}), {len(spec.cells())} cells x "
+        f"(1 + {spec.n_control} random-entry draws), n_jobs={spec.n_jobs}",
+        flush=True,
+    )
+
+    def progress(done: int, total: int, result) -> None:
+        m = result.metrics
+        detail = (
+            f"expectancy {m.get('expectancy', float('nan')):8.4%}  bound "
+            f"{m.get('control_bound', float('nan')):8.4%}"
+            if result.ok
+            else f"FAILED: {result.error}"
+        )
+        print(f"  [{done:>3}/{total}] {result.name:<48} {detail}  ({result.seconds:.2f}s)")
+
+    result = run_portfolio_suite(spec, snapshot, progress=progress)
+    outcome = log_portfolio_suite(
+        result,
+        snapshot,
+        command=_portfolio_command(spec, snapshot.snapshot_id),
+        git_commit=_git_commit(),
+        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
+    )
+    for note in result.notes:
+        print(f"  note: {note}")
+    h = headline_summary(result)
+    print(f"done in {time.perf_counter() - started:.1f}s")
+    print(
+        f"headline cell {result.headline!r}: {h['n_trades']:.0f} trades, expectancy "
+        f"{h['expectancy']:.4%} per trade, mean R {h['mean_r']:.3f}, random-entry bound "
+        f"{h['control_bound']:.4%}: "
+        + ("BEATS the control" if h["beats_control"] == 1.0 else "does not beat the control")
+    )
+    print(f"parent run: {outcome.run_id}")
+    print(f"tear sheet: {outcome.link}")
+    return 0
+
+
+def _register_portfolio(commands: argparse._SubParsersAction) -> None:
+    folio = commands.add_parser(
+        "portfolio",
+        help="simulate a signal as a capital-constrained book over a grid and log it "
+        "(MLproject entry point `portfolio`)",
+    )
+    folio.add_argument("--experiment", default="experiments/portfolio.yaml")
+    for key in _PORTFOLIO_GRID:
+        folio.add_argument(
+            f"--{key.replace('_', '-')}", dest=key, default=None, help="comma-separated grid values"
+        )
+    for key in _PORTFOLIO_SETTINGS:
+        folio.add_argument(f"--{key.replace('_', '-')}", dest=key, default=None)
+    _add_store(folio)
+    folio.set_defaults(func=_cmd_portfolio)
+
+
+_EXTRA_COMMANDS.append(_register_portfolio)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

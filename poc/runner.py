@@ -34,6 +34,7 @@ from poc.catalog import Snapshot
 from poc.exceptions import PocError
 from poc.experiment import ExperimentSpec
 from poc.suite import CellResult, ProgressFn, SuiteResult, _cells_to_run, run_suite
+from poc.trust_suite import with_prior_trials
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class RunOutcome:
     experiment_id: str
     verdict: str | None  # None for allocation suites, which have no signal verdict
     grade: str | None
-    score: float
+    score: float | None
     link: str
     result: SuiteResult
 
@@ -134,6 +135,8 @@ def parent_metrics(result: SuiteResult) -> dict[str, float]:
     }
     for h, stats in ev["ic_by_horizon"].items():
         out.update(stats.as_dict(prefix=f"h{h}_"))
+    if result.trust is not None:
+        out.update(result.trust.metrics())
     return out
 
 
@@ -176,11 +179,17 @@ def parent_tags(result: SuiteResult, snapshot: Snapshot) -> dict[str, str]:
         "snapshot_id": result.snapshot_id,
         "snapshot_digest": result.snapshot_digest,
         "verdict": result.verdict.color,
-        "grade": result.verdict.grade,
+        "grade": result.verdict.grade or "none",
         "headline_cell": result.headline,
         "kind": "signal_suite",
-        "mlflow.note.content": f"Verdict {result.verdict.color.upper()} ({result.verdict.grade}, "
-        f"score {result.verdict.score:.1f}) for {result.signal_name} on {snapshot.snapshot_id}.",
+        "mlflow.note.content": f"Verdict {result.verdict.color.upper()} "
+        + (
+            f"({result.verdict.grade}, score {result.verdict.score:.1f})"
+            if result.verdict.score is not None
+            else "(no grade: the headline never traded)"
+        )
+        + f" for {result.signal_name} on {snapshot.snapshot_id}.",
+        **({"trust_n_trials": str(result.trust.n_trials)} if result.trust is not None else {}),
     }
 
 
@@ -209,10 +218,11 @@ def suite_children(result: SuiteResult) -> list[tracking.ChildRecord]:
             name=c.name if c.kind == "cell" else f"baseline:{c.name}",
             params={**c.params, "kind": c.kind},
             metrics=c.metrics,
+            # The same tags as a streamed child (_log_cell), signal digest included: the
+            # trial count of later verdicts for this signal reads it.
             tags={
-                "kind": c.kind,
-                "headline": str(c.kind == "cell" and c.name == result.headline),
-                "cum_return_definition": CUM_RETURN_DEFINITION,
+                **_child_tags(c.kind, c.name, result.headline),
+                "signal_digest": result.signal_digest,
             },
             history=_cell_history(c),
             error=c.error,
@@ -267,9 +277,17 @@ def _log_cell(
     c: CellResult,
     headline: str,
     digests: dict[str, str] | None = None,
+    signal_digest: str | None = None,
 ) -> str:
-    """One child run for a cell or baseline; with ``digests`` also its ``cell.zip`` (resume)."""
+    """One child run for a cell or baseline; with ``digests`` also its ``cell.zip`` (resume).
+
+    Children carry the signal's digest as ``signal_digest``: the trial count of every later
+    verdict for this signal reads it (:func:`poc.tracking.prior_trials`).
+    """
     tags = _child_tags(c.kind, c.name, headline)
+    signal_digest = signal_digest or (digests or {}).get(resume.SIGNAL_TAG)
+    if signal_digest:
+        tags["signal_digest"] = signal_digest
     artifacts: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="poc-cell-") as tmp:
         if digests is not None:
@@ -295,8 +313,16 @@ def _finish_suite(
     snapshot: Snapshot,
     command: str,
     git_commit: str | None,
-) -> str:
-    """Datasets, parent tags and metrics, tear sheet and artifacts; returns the link."""
+) -> tuple[str, SuiteResult]:
+    """Datasets, parent tags and metrics, tear sheet and artifacts.
+
+    Returns the link and the result with its verdict deflated by the experiment's
+    earlier trials of the same signal.
+    """
+    # Trials of this signal already in the experiment deflate the Sharpe (docs/verdict.md).
+    result = with_prior_trials(
+        result, tracking.prior_trials(run.experiment_id, result.signal_digest, run.run_id)
+    )
     log_snapshot_input(run, snapshot)
     tracking.log_dataset(
         run,
@@ -326,7 +352,7 @@ def _finish_suite(
         daily_frame(result),
         config_document(result, command, git_commit),
     )
-    return tracking.tearsheet_link(run.run_id)
+    return tracking.tearsheet_link(run.run_id), result
 
 
 def render_suite(result: SuiteResult, run_id: str, command: str, git_commit: str | None) -> str:
@@ -363,7 +389,7 @@ def log_suite(
     with tracking.parent_run(experiment_name or spec.name, name, attach_run_id) as run:
         with lifecycle.closing_run(run.run_id, tracking.end_run):
             tracking.log_children(run, suite_children(result), progress=log_progress)
-            link = _finish_suite(run, result, snapshot, command, git_commit)
+            link, result = _finish_suite(run, result, snapshot, command, git_commit)
     v = result.verdict
     return RunOutcome(run.run_id, run.experiment_id, v.color, v.grade, v.score, link, result)
 
@@ -569,7 +595,7 @@ def run_experiment(
                     raise logger.error
                 interrupts.pause_for_test("logging")
                 say("logging the suite: evaluation, verdict, tear sheet ...")
-                link = _finish_suite(run, result, snapshot, command, git_commit)
+                link, result = _finish_suite(run, result, snapshot, command, git_commit)
     except Exception as exc:
         if isinstance(exc, PocError) or "result" not in computed or results_dir is None:
             raise

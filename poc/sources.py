@@ -537,3 +537,45 @@ def from_files(
         absent=absent,
         notes=["Imported from user files; the calendar is the set of dates in the returns file."],
     )
+
+
+def truncate_at(data: SnapshotData, end: str) -> SnapshotData:
+    """The same source data cut after ``end``: every dated table keeps rows up to that date.
+
+    A snapshot of a source "as it was" on a past date, so a later snapshot of the same
+    source extends it (used to test and demonstrate ``poc track update``). Signals keep
+    the rows usable (``date_avail``) on or before ``end``.
+
+    Raises
+    ------
+    SourceDataError
+        When ``end`` is not a date or leaves fewer than two trading dates.
+    """
+    import dataclasses
+
+    try:
+        cut = pd.Timestamp(end)
+    except (TypeError, ValueError):
+        raise SourceDataError(f"--end must be a date like 2021-12-31, got {end!r}") from None
+    calendar = data.calendar[data.calendar["date"] <= cut]
+    if len(calendar) < 2:
+        first = data.calendar["date"].min().date()
+        raise SourceDataError(
+            f"--end {end} leaves {len(calendar)} trading date(s); the source starts on {first}"
+        )
+
+    def upto(frame: pd.DataFrame | None, column: str = "date") -> pd.DataFrame | None:
+        if frame is None:
+            return None
+        return frame[frame[column] <= cut].reset_index(drop=True)
+
+    return dataclasses.replace(
+        data,
+        returns=upto(data.returns),
+        risk=upto(data.risk),
+        calendar=calendar.reset_index(drop=True),
+        benchmark=upto(data.benchmark),
+        signals={name: upto(frame, "date_avail") for name, frame in data.signals.items()},
+        params={**data.params, "end": str(cut.date())},
+        notes=[*data.notes, f"Truncated at {cut.date()} (rows dated after it dropped)."],
+    )

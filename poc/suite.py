@@ -15,7 +15,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import joblib
@@ -31,6 +31,7 @@ from poc.experiment import ExperimentSpec
 from poc.metrics import sharpe_ratio
 from poc.panel import Panel, load_panel, signal_matrix
 from poc.signals import BASELINES, load_builtin
+from poc.trust_suite import survivorship_biased, trust_inputs, trust_report
 from poc.verdict import Verdict, VerdictInputs, compute_verdict
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class SuiteResult:
     verdict: Verdict
     notes: list[str]
     seconds: float
+    trust: Any = None  # poc.trust_suite.TrustReport of the headline cell
+    verdict_inputs: VerdictInputs | None = None
 
     @property
     def grid_cells(self) -> list[CellResult]:
@@ -286,7 +289,28 @@ def verdict_inputs(
         small_cap_sharpe=small,
         positive_years=positive,
         total_years=total,
+        **_inference_inputs(headline, evaluation_),
     )
+
+
+def _finite_or_none(x) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def _not_nan_or_none(x) -> float | None:
+    return float(x) if x is not None and not np.isnan(x) else None
+
+
+def _inference_inputs(headline: CellResult, evaluation_: dict) -> dict[str, Any]:
+    """IC t at 21 days (the conservative one), 1-day IC t at lags 0 and 1, turnover."""
+    by_h = evaluation_["ic_by_horizon"]
+    by_lag = evaluation_.get("ic_t_by_lag", {})
+    return {
+        "ic_t": _finite_or_none(by_h[21].t_stat) if 21 in by_h else None,
+        "ic_t_lag0": _not_nan_or_none(by_lag.get(0)),  # +inf: a perfect IC every day
+        "ic_t_lag1": _not_nan_or_none(by_lag.get(1)),
+        "turnover": _finite_or_none(headline.metrics.get("turnover")) if headline.ok else None,
+    }
 
 
 def evaluate_signal(
@@ -330,6 +354,11 @@ def evaluate_signal(
         "market_daily": pd.Series(
             _row_mean(returns), index=pd.DatetimeIndex(panel.dates), name="market"
         ),
+        # 1-day IC t at lag 0 and 1: a huge lag-0 t that collapses at lag 1 smells of lookahead.
+        "ic_t_by_lag": {k: evaluation.ic_stats(ranked.daily_ic(1, k)).t_stat for k in (0, 1)},
+        "residual_ic": evaluation.residual_ic(
+            signal, returns, list(baseline_signals.values()), HORIZONS[-1], lag
+        ),
     }
 
 
@@ -338,6 +367,23 @@ def _row_mean(values: np.ndarray) -> np.ndarray:
     count = finite.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, np.where(finite, values, 0.0).sum(axis=1) / count, np.nan)
+
+
+def judge(
+    results: list[CellResult],
+    headline: CellResult,
+    base: dict,
+    grid: dict[str, list],
+    evaluation_: dict,
+    manifest: dict,
+) -> tuple[Any, VerdictInputs, Verdict]:
+    """The trust report, the verdict inputs and the verdict of a computed suite."""
+    report = trust_report(results, headline, base, grid, evaluation_)
+    inputs = replace(
+        trust_inputs(verdict_inputs(results, headline, base, evaluation_), report),
+        survivorship=survivorship_biased(manifest),
+    )
+    return report, inputs, compute_verdict(inputs)
 
 
 ProgressFn = Callable[[int, int, CellResult], None]
@@ -466,7 +512,9 @@ def run_suite(
         headline,
         [r for r in results if r.kind == "baseline"],
     )
-    verdict = compute_verdict(verdict_inputs(results, headline, base, evaluation_))
+    report, inputs, verdict = judge(
+        results, headline, base, dict(spec.grid), evaluation_, snapshot.manifest
+    )
     dates = clean["date_sig"]
     return SuiteResult(
         spec=spec,
@@ -483,6 +531,8 @@ def run_suite(
         verdict=verdict,
         notes=notes,
         seconds=time.perf_counter() - started,
+        trust=report,
+        verdict_inputs=inputs,
     )
 
 

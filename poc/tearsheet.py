@@ -254,6 +254,8 @@ def _ic_tables(ev) -> tuple[dict, dict, str]:
                 fmt_num(s.std, 4),
                 fmt_num(s.ir, 3),
                 fmt_num(s.t_stat, 2),
+                fmt_num(s.block_t, 2),
+                fmt_num(s.nw_t, 2),
                 f"{s.n_windows}" + ("" if s.reliable else " (unreliable)"),
                 fmt_pct(s.positive_share),
             ]
@@ -261,15 +263,27 @@ def _ic_tables(ev) -> tuple[dict, dict, str]:
         if not s.reliable:
             unreliable.append(str(h))
     horizon = table(
-        ["Horizon", "IC mean", "IC std", "IR", "t-stat", "Windows", "Positive days"], rows
+        [
+            "Horizon",
+            "IC mean",
+            "IC std",
+            "IR",
+            "t-stat",
+            "t block",
+            "t NW",
+            "Windows",
+            "Positive days",
+        ],
+        rows,
     )
     decay = table(
         ["Lag", "IC (1 day)"],
         [[str(lag), fmt_num(v, 4)] for lag, v in ev["ic_decay"].items()],
     )
     note = (
-        f"Daily cross-sectional Spearman IC at lag {ev['lag']}. The t-statistic uses the means of "
-        "non-overlapping 21-day windows; fewer than 12 windows is flagged unreliable."
+        f"Daily cross-sectional Spearman IC at lag {ev['lag']}. t-stat is the more conservative of "
+        "t block (means of non-overlapping 21-day windows) and t NW (Newey-West, lag = horizon "
+        "- 1); the verdict uses it. Fewer than 12 windows is flagged unreliable."
     )
     if unreliable:
         note += f" Unreliable for horizon(s): {', '.join(unreliable)}."
@@ -374,6 +388,8 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
             "score": fmt_num(v.score, 1),
             "reasons": v.reasons,
             "headline_cell": result.headline,
+            "warnings": list(getattr(v, "warnings", [])),
+            "caveats": list(getattr(v, "caveats", [])),
         },
         "score_table": score_table,
         "score_note": score_note,
@@ -414,7 +430,9 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
         "ic_decay_table": ic_decay,
         "ic_note": ic_note,
         "charts": _charts(result),
+        "periods": _periods(headline),
         "notes": result.notes,
+        "trust": _trust_context(result),
         **_suite_extras(result, headline),
     }
 
@@ -438,3 +456,19 @@ def _suite_extras(result, headline) -> dict[str, Any]:
             market_label="equal-weighted universe",
         ),
     }
+
+
+def _trust_context(result) -> dict[str, Any] | None:
+    from poc.trust_sheet import trust_context  # imports this module's formatters
+
+    return trust_context(result)
+
+
+def _periods(headline) -> dict[str, Any] | None:
+    """Crisis, annual and monthly tables of the headline cell (None when it failed)."""
+    if not headline.ok or headline.daily is None or headline.daily.empty:
+        return None
+    from poc.periods_sheet import periods_section
+
+    net = headline.daily.set_index("date")["net"]
+    return periods_section({"net": net}, primary_label=f"{headline.name}, net")

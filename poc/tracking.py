@@ -401,6 +401,70 @@ def log_artifacts(run: ParentRun, paths: Sequence[Path]) -> None:
         client.log_artifact(run.run_id, str(path))
 
 
+# --------------------------------------------------------------------------
+# Reading runs back (``poc compare``)
+# --------------------------------------------------------------------------
+
+
+def fetch_run(run_id: str) -> dict[str, object]:
+    """Name, experiment, tags and artifact location of ``run_id``.
+
+    Raises
+    ------
+    PocError
+        When the tracking store has no such run (the message says which store).
+    """
+    from mlflow.exceptions import MlflowException
+
+    from poc.exceptions import PocError
+
+    try:
+        run = MlflowClient().get_run(run_id)
+    except MlflowException as exc:
+        raise PocError(
+            f"unknown run id {run_id!r} in the tracking store {mlflow.get_tracking_uri()!r} "
+            f"({exc.error_code}); list parent runs in the MLflow UI or set MLFLOW_TRACKING_URI "
+            "to the store the run was logged in"
+        ) from None
+    return {
+        "run_id": run.info.run_id,
+        "name": run.info.run_name or run.info.run_id[:8],
+        "experiment_id": run.info.experiment_id,
+        "status": run.info.status,
+        "tags": dict(run.data.tags),
+        "metrics": dict(run.data.metrics),
+    }
+
+
+def download_run_artifact(run_id: str, artifact: str, folder: Path) -> Path:
+    """Download one artifact of ``run_id`` into ``folder``; PocError naming it when absent."""
+    from mlflow.exceptions import MlflowException
+
+    from poc.exceptions import PocError
+
+    names = {f.path for f in MlflowClient().list_artifacts(run_id)}
+    if artifact not in names:
+        raise PocError(
+            f"run {run_id!r} has no artifact {artifact!r} (it has {sorted(names) or 'none'}); "
+            "compare parent runs of `poc run` or `poc allocate`, not their child runs"
+        )
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=artifact, dst_path=str(folder)
+        )
+    except MlflowException as exc:
+        raise PocError(f"cannot download {artifact!r} of run {run_id!r}: {exc}") from None
+    return Path(local)
+
+
+def run_link(run_id: str, experiment_id: str) -> str:
+    """Where a person opens a run: the UI page on an HTTP server, else ``runs:/ID``."""
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"runs:/{run_id}"
+
+
 def tearsheet_link(run_id: str, artifact: str = "tearsheet.html") -> str:
     """Where a person opens the tear sheet of ``run_id``.
 
@@ -526,3 +590,38 @@ def download_artifact(run_id: str, path: str, destination: Path) -> Path:
 def experiment_name(experiment_id: str) -> str:
     """The name of an experiment, from its id."""
     return MlflowClient().get_experiment(experiment_id).name
+
+
+def prior_trials(experiment_id: str, signal_digest: str, exclude_parent: str | None = None):
+    """Cell configurations already run for this signal in the experiment, with their Sharpe.
+
+    Reads the child runs tagged ``kind=cell`` and ``signal_digest=<digest>`` (every
+    suite tags its cells so), skipping the children of ``exclude_parent`` (the suite
+    being logged). Returns a :class:`poc.trust_suite.PriorTrials`: one mean Sharpe per
+    distinct configuration (its params), and the number of runs read.
+    """
+    from poc.trust_suite import PriorTrials, config_key
+
+    client = MlflowClient()
+    query = f"tags.kind = 'cell' and tags.signal_digest = '{signal_digest}'"
+    by_config: dict[str, list[float]] = {}
+    runs = 0
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id], filter_string=query, max_results=1000, page_token=token
+        )
+        for r in page:
+            if exclude_parent and r.data.tags.get(MLFLOW_PARENT_RUN_ID) == exclude_parent:
+                continue
+            runs += 1
+            sharpe = r.data.metrics.get("sharpe", float("nan"))
+            by_config.setdefault(config_key(dict(r.data.params)), []).append(sharpe)
+        token = page.token
+        if not token:
+            break
+    sharpes = {
+        k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+        for k, v in by_config.items()
+    }
+    return PriorTrials(sharpes=sharpes, runs=runs)

@@ -1,17 +1,19 @@
-"""Verdict, composite score and grade of a signal (pure; formula from docs/conventions.md).
+"""Verdict, composite score and grade of a signal (pure; formulas in docs/verdict.md).
 
 Composite score 0-100 = weighted sum of components, each clipped to [0, 100]:
 
 ==========================  ======  ==============================================
 component                   weight  score
 ==========================  ======  ==============================================
-sharpe                      25%     ``min(100, sharpe / 2 * 100)``
-lag_stability               15%     ``sharpe_lag2 / sharpe_lag0 * 100``
-residualization_stability   15%     ``sharpe_resid_industry / sharpe_resid_off * 100``
-baseline_uniqueness         15%     ``100 - max_baseline_corr / 0.5 * 100``
-cap_consistency             10%     ``large_cap_sharpe / small_cap_sharpe * 100``
+sharpe                      20%     ``min(100, sharpe / 2 * 100)``
+deflated_sharpe             15%     ``DSR * 100`` (all trials of this signal counted)
+overfitting                 10%     ``(1 - PBO) * 100`` (CSCV over the grid)
+lag_stability               10%     ``sharpe_lag2 / sharpe_lag0 * 100``
+residualization_stability   10%     ``sharpe_resid_industry / sharpe_resid_off * 100``
+baseline_uniqueness         10%     ``100 - max_baseline_corr / 0.5 * 100``
 year_consistency            10%     ``positive_years / total_years * 100``
 factor_uniqueness           10%     ``100 - max_factor_corr / 0.3 * 100``
+cap_consistency              5%     ``large_cap_sharpe / small_cap_sharpe * 100``
 ==========================  ======  ==============================================
 
 A ratio whose denominator is <= 0 scores 0 (a negative base Sharpe earns no
@@ -20,10 +22,15 @@ minus a baseline is that baseline. A component whose inputs do not exist (no
 lag 2 in the grid, no market caps) is left out and the remaining weights are
 renormalized; :class:`Verdict` records which.
 
-Verdict: green = Sharpe >= 1.0 and every available robustness check passes;
-yellow = Sharpe >= 0.5 with concerns; red = Sharpe < 0.5 or a critical
-failure. The checks and their thresholds are the module constants below, and
-every verdict lists its reasons.
+One scale: the grade comes from the score (A >= 80, B >= 65, C >= 50, D >= 35,
+else F) and the colour from the grade (A/B green, C yellow, D/F red), so they
+never disagree. The checks move the score, never the colour directly: a
+critical failure caps the score below the yellow band (49.9), a concern below
+the green band (64.9), an implausibly good result (lookahead suspected) too.
+Green therefore needs Sharpe >= 1.0, DSR >= 0.95, PBO <= 0.5 and every
+available robustness check passing. A headline without a Sharpe ratio (failed,
+never traded) is ``inconclusive``: no score and no grade. The checks and their
+thresholds are the module constants below, and every verdict lists its reasons.
 """
 
 from __future__ import annotations
@@ -33,11 +40,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 WEIGHTS = {
-    "sharpe": 0.25,
-    "lag_stability": 0.15,
-    "residualization_stability": 0.15,
-    "baseline_uniqueness": 0.15,
-    "cap_consistency": 0.10,
+    "sharpe": 0.20,
+    "deflated_sharpe": 0.15,
+    "overfitting": 0.10,
+    "lag_stability": 0.10,
+    "residualization_stability": 0.10,
+    "baseline_uniqueness": 0.10,
+    "cap_consistency": 0.05,
     "year_consistency": 0.10,
     "factor_uniqueness": 0.10,
 }
@@ -52,8 +61,22 @@ FACTOR_CORR_OK = 0.3  # the level at which factor uniqueness scores 0
 BASELINE_CORR_CRITICAL = 0.8  # a baseline in disguise
 YEAR_SHARE_OK = 0.6
 CAP_RATIO_OK = 0.5
+GREEN_FLOOR = 65.0  # grades A and B
+YELLOW_FLOOR = 50.0  # grade C
+CRITICAL_CAP = 49.9  # a critical failure keeps the score below the yellow band
+CONCERN_CAP = 64.9  # a concern keeps it below the green band
+DSR_OK = 0.95  # green needs 95% confidence the Sharpe beats the best of the trials by luck
+DSR_CRITICAL = 0.5  # below: no better than the expected best of as many null trials
+PSR_OK = 0.95  # below: the Sharpe is not distinguishable from zero even as a single trial
+PBO_OK = 0.5  # above: the grid's in-sample winner is more often than not below median OOS
+IC_T_OK = 1.96  # the conservative 21-day IC t-statistic (block vs Newey-West)
+TURNOVER_HIGH = 1.0  # mean daily turnover (both legs, gross 2): half the book a day
+IMPLAUSIBLE_IC_T = 10.0  # lag-0 IC t beyond what real signals show...
+IMPLAUSIBLE_COLLAPSE = 0.25  # ...that keeps less than this share at lag 1
+IMPLAUSIBLE_SHARPE = 4.0  # a net Sharpe above this is more often a bug than an edge
+LEAKAGE_WARNING = "check for lookahead or data leakage"
 
-Color = Literal["green", "yellow", "red"]
+Color = Literal["green", "yellow", "red", "inconclusive"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,15 @@ class VerdictInputs:
     small_cap_sharpe: float | None = None
     positive_years: int | None = None
     total_years: int | None = None
+    psr: float | None = None  # P(true Sharpe > 0), skew/kurtosis-adjusted
+    dsr: float | None = None  # deflated Sharpe over n_trials
+    pbo: float | None = None  # probability of backtest overfitting (CSCV)
+    n_trials: int | None = None
+    ic_t: float | None = None  # conservative 21-day IC t-statistic
+    ic_t_lag0: float | None = None  # 1-day IC t at lag 0 and lag 1 (implausibility)
+    ic_t_lag1: float | None = None
+    turnover: float | None = None  # mean daily turnover of the headline cell
+    survivorship: bool = False  # the snapshot's universe is today's survivors
 
 
 @dataclass(frozen=True)
@@ -93,10 +125,13 @@ class Verdict:
     """The verdict, with every number and reason behind it."""
 
     color: Color
-    grade: str
-    score: float
+    grade: str | None  # None when inconclusive
+    score: float | None  # None when inconclusive
     reasons: list[str]
     components: list[Component] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown at the top of the sheet
+    uncapped_score: float | None = None  # the weighted score before any cap
+    caveats: list[str] = field(default_factory=list)  # true of the data, not of the signal
 
     def normalized_weight(self, name: str) -> float:
         """The weight component ``name`` carried after renormalization (0 when left out)."""
@@ -142,6 +177,20 @@ def _components(x: VerdictInputs) -> list[Component]:
         lambda: _clip(x.sharpe / 2.0 * 100.0),
         lambda: f"Sharpe {x.sharpe:.2f} (2.0 scores 100)",
         "no Sharpe ratio (the headline cell failed or had no trades)",
+    )
+    add(
+        "deflated_sharpe",
+        _known(x.dsr),
+        lambda: _clip(x.dsr * 100.0),
+        lambda: f"DSR {x.dsr:.3f} over {x.n_trials or 1} trials",
+        "left out: the deflated Sharpe could not be computed",
+    )
+    add(
+        "overfitting",
+        _known(x.pbo),
+        lambda: _clip((1.0 - x.pbo) * 100.0),
+        lambda: f"PBO {x.pbo:.2f} (CSCV over the grid)",
+        "left out: PBO needs at least 2 grid cells with daily returns",
     )
     add(
         "lag_stability",
@@ -241,6 +290,59 @@ def _stability_check(
         concerns.append(weakens)
 
 
+def _significance_checks(x: VerdictInputs, lists: tuple[list[str], list[str], list[str]]) -> None:
+    """Multiple testing and overfitting: PSR, DSR over every trial, PBO, IC t."""
+    critical, concerns, passed = lists
+    if _known(x.psr) and x.psr < PSR_OK:
+        critical.append(
+            f"not distinguishable from zero: P(true Sharpe > 0) = {x.psr:.3f} < {PSR_OK}"
+        )
+    trials = x.n_trials or 1
+    if not _known(x.dsr):
+        concerns.append("the deflated Sharpe ratio could not be computed (green needs it)")
+    elif x.dsr < DSR_CRITICAL:
+        critical.append(
+            f"no better than the best of {trials} trials of noise: deflated Sharpe {x.dsr:.3f}"
+        )
+    elif x.dsr < DSR_OK:
+        concerns.append(f"deflated Sharpe {x.dsr:.3f} over {trials} trials is below {DSR_OK}")
+    else:
+        passed.append(f"deflated Sharpe {x.dsr:.3f} >= {DSR_OK} over {trials} trials")
+    if _known(x.pbo):
+        if x.pbo > PBO_OK:
+            concerns.append(f"probably overfit: PBO {x.pbo:.2f} > {PBO_OK}")
+        else:
+            passed.append(f"PBO {x.pbo:.2f} <= {PBO_OK}")
+    if _known(x.ic_t):
+        if abs(x.ic_t) < IC_T_OK:
+            concerns.append(f"21-day IC not significant: conservative t {x.ic_t:.2f}")
+        else:
+            passed.append(f"21-day IC t {x.ic_t:.2f} (the more conservative of block and NW)")
+    if _known(x.turnover) and x.turnover > TURNOVER_HIGH:
+        concerns.append(
+            f"high turnover: {x.turnover:.2f} a day (of a gross book of 2); "
+            "costs dominate unless execution is cheap"
+        )
+
+
+def implausibility(x: VerdictInputs) -> list[str]:
+    """Why the result looks too good to be true (empty when it does not)."""
+    why = []
+    t0, t1 = x.ic_t_lag0, x.ic_t_lag1
+    # t0 may be +inf (a perfect IC every day); it is still a number to compare.
+    t0_ok = t0 is not None and not math.isnan(t0)
+    if t0_ok and t0 > IMPLAUSIBLE_IC_T and _known(t1) and t1 < IMPLAUSIBLE_COLLAPSE * t0:
+        why.append(f"lag-0 IC t {t0:.1f} collapses to {t1:.1f} at lag 1")
+    if _known(x.sharpe) and x.sharpe > IMPLAUSIBLE_SHARPE:
+        why.append(f"net Sharpe {x.sharpe:.2f} above {IMPLAUSIBLE_SHARPE:g}")
+    return why
+
+
+def color_of(grade: str) -> Color:
+    """A/B green, C yellow, D/F red: the one scale."""
+    return "green" if grade in ("A", "B") else "yellow" if grade == "C" else "red"
+
+
 def compute_verdict(inputs: VerdictInputs) -> Verdict:
     """Score, grade and colour a signal from its suite measurements.
 
@@ -251,24 +353,32 @@ def compute_verdict(inputs: VerdictInputs) -> Verdict:
     Returns
     -------
     Verdict
-        ``reasons`` lists, in order, the critical failures, the concerns and
-        the checks passed, each with its number.
+        ``reasons`` lists, in order, the implausibility warning, the critical
+        failures, the concerns and the checks passed, each with its number.
+        ``inconclusive`` (no score, no grade) when the headline has no Sharpe ratio.
     """
     components = _components(inputs)
-    score = composite_score(components)
+    caveats = (
+        ["survivorship: the universe is today's survivors, so results are biased upward"]
+        if inputs.survivorship
+        else []
+    )
+    s = inputs.sharpe
+    if not _known(s):
+        reasons = ["inconclusive: the headline cell failed or never traded, so it has no Sharpe"]
+        return Verdict("inconclusive", None, None, reasons, components, [], None, caveats)
+    raw_score = composite_score(components)
     critical: list[str] = []
     concerns: list[str] = []
     passed: list[str] = []
 
-    s = inputs.sharpe
-    if not _known(s):
-        critical.append("no Sharpe ratio: the headline cell failed or never traded")
-    elif s < YELLOW_SHARPE:
+    if s < YELLOW_SHARPE:
         critical.append(f"Sharpe {s:.2f} is below {YELLOW_SHARPE}")
     elif s < GREEN_SHARPE:
         concerns.append(f"Sharpe {s:.2f} is below the {GREEN_SHARPE} needed for green")
     else:
         passed.append(f"Sharpe {s:.2f} >= {GREEN_SHARPE}")
+    _significance_checks(inputs, (critical, concerns, passed))
 
     if _known(inputs.sharpe_lag0) and _known(inputs.sharpe_lag2):
         lag0, lag2 = inputs.sharpe_lag0, inputs.sharpe_lag2
@@ -327,14 +437,22 @@ def compute_verdict(inputs: VerdictInputs) -> Verdict:
         text = f"Sharpe large caps {large:.2f}, small caps {small:.2f}"
         (passed if ok else concerns).append(text if ok else f"concentrated in small caps: {text}")
 
+    why = implausibility(inputs)
+    warnings = [f"{LEAKAGE_WARNING}: " + "; ".join(why)] if why else []
+    score = raw_score
     if critical:
-        color: Color = "red"
-    elif concerns:
-        color = "yellow"
-    else:
-        color = "green"
+        score = min(score, CRITICAL_CAP)
+    elif concerns or warnings:
+        score = min(score, CONCERN_CAP)
+    if not critical and score < YELLOW_FLOOR:
+        critical.append(f"composite score {score:.1f} is below the yellow band ({YELLOW_FLOOR:g})")
+    elif not critical and not concerns and not warnings and score < GREEN_FLOOR:
+        concerns.append(f"composite score {score:.1f} is below the green band ({GREEN_FLOOR:g})")
+    grade = grade_of(score)
     left_out = [c for c in components if not c.used]
-    reasons = critical + concerns + passed
+    reasons = warnings + critical + concerns + passed
+    if score < raw_score:
+        reasons.append(f"score capped at {score:.1f} (weighted {raw_score:.1f}) by the above")
     if left_out:
         reasons.append("score renormalized without: " + ", ".join(c.name for c in left_out))
-    return Verdict(color, grade_of(score), score, reasons, components)
+    return Verdict(color_of(grade), grade, score, reasons, components, warnings, raw_score, caveats)

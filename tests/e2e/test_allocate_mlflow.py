@@ -54,10 +54,19 @@ def test_allocate_entry_point_logs_cells_with_capped_histories(
     ):
         assert f'id="{section}"' in html, section
     assert html.count("<svg") >= 6
+    # Allocation suites get a verdict and the trust section too (on active returns).
+    tags, metrics = parent.data.tags, parent.data.metrics
+    assert tags["verdict"] in ("green", "yellow", "red", "inconclusive")
+    assert {"trust_dsr", "trust_psr", "trust_pbo", "trust_spanning_t"} <= set(metrics)
+    assert 'id="verdict"' in html and 'id="trust"' in html
+    assert "Alpha over the benchmark" in html and "Residual IC" not in html
+    assert "Caveat: survivorship" in html  # the bundled universe is today's survivors
 
     children = client.search_runs(
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'"
     )
+    traded = [c for c in children if "sharpe" in c.data.metrics]
+    assert tags["trust_n_trials"] == str(len(traded))  # every cell of the grid is a trial
     assert len(children) == 2 * 2 * 2  # models x delays (spec) x costs
     by_params = {}
     for child in children:

@@ -59,7 +59,12 @@ def test_ic_stats_non_overlapping_windows(rng):
     stats = ic_stats(ic)
     blocks = ic[: 21 * 30].reshape(30, 21).mean(axis=1)
     assert stats.n_windows == 30 and stats.reliable
-    assert stats.t_stat == pytest.approx(blocks.mean() / blocks.std(ddof=1) * np.sqrt(30))
+    block_t = blocks.mean() / blocks.std(ddof=1) * np.sqrt(30)
+    assert stats.block_t == pytest.approx(block_t)
+    x = ic
+    nw_t = x.mean() / (x.std() / np.sqrt(x.size))  # horizon 1: Newey-West lag 0
+    assert stats.nw_t == pytest.approx(nw_t)
+    assert stats.t_stat == pytest.approx(min(block_t, nw_t, key=abs))  # the conservative one
     assert stats.positive_share == pytest.approx(np.mean(ic > 0))
     short = ic_stats(ic[: 21 * (MIN_WINDOWS - 1)])
     assert not short.reliable and short.n_windows == MIN_WINDOWS - 1
@@ -127,3 +132,38 @@ def test_ranked_signal_ic_equals_cross_sectional_corr_bit_for_bit():
         ev.masked_ranks(ev.row_order(signal), masked),
         ev.row_ranks(np.where(masked, signal, np.nan)),
     )
+
+
+def test_ic_stats_newey_west_lag_is_horizon_minus_one(rng):
+    from poc.trust import newey_west_t
+
+    ic = 0.01 + 0.1 * rng.standard_normal(600)
+    stats = ic_stats(ic, horizon=21)
+    assert stats.nw_t == pytest.approx(newey_west_t(ic, 20))
+    assert abs(stats.t_stat) == pytest.approx(min(abs(stats.block_t), abs(stats.nw_t)))
+    assert "h21_ic_t_nw" in stats.as_dict("h21_")
+
+
+def test_residual_signal_removes_a_baseline_and_keeps_the_rest(rng):
+    from poc.evaluation import residual_ic, residual_signal
+
+    days, names = 300, 80
+    base = rng.standard_normal((days, names))
+    own = rng.standard_normal((days, names))
+    signal = base + 0.0 * own
+    resid = residual_signal(signal, [base])
+    assert np.nanmax(np.abs(resid)) < 1e-8  # a baseline in disguise has nothing left
+    mixed = residual_signal(base + own, [base])
+    corr = cross_sectional_corr(mixed, own)
+    assert np.nanmean(corr) > 0.6
+    # Residual IC: returns driven by `own`; the residual keeps the IC, a pure baseline has none.
+    ret = np.full((days, names), np.nan)
+    ret[1:] = 0.01 * own[:-1] + 0.01 * rng.standard_normal((days - 1, names))
+    assert residual_ic(base + own, ret, [base], horizon=1).mean > 0.3
+    # A small own component drowned in a baseline: raw IC near 0, residual IC clearly positive.
+    weak = base + 0.01 * own
+    raw = np.nanmean(cross_sectional_corr(weak, np.roll(ret, -1, axis=0)))
+    assert abs(raw) < 0.05 and residual_ic(weak, ret, [base], horizon=1).mean > 0.1
+    nan_day = base.copy()
+    nan_day[5, :] = np.nan
+    assert np.isnan(residual_signal(own, [nan_day])[5]).all()

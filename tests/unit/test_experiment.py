@@ -25,6 +25,16 @@ def test_shipped_specs_load(path):
 
         assert load_allocation_spec(path).cells()
         return
+    if path.name.startswith("overlays"):
+        from poc.overlay_suite import load_overlay_spec
+
+        assert load_overlay_spec(path).cells()
+        return
+    if path.name.startswith("portfolio"):
+        from poc.portfolio.suite import load_portfolio_spec
+
+        assert load_portfolio_spec(path).cells()
+        return
     spec = load_spec(path)
     assert spec.cells() and spec.signal
 
