@@ -22,6 +22,7 @@ from poc import interrupts, lifecycle, resume, tearsheet, tracking
 from poc.catalog import Snapshot
 from poc.exceptions import PocError
 from poc.runner import (
+    ALLOCATION_CUM_RETURN_DEFINITION,
     ChildLogger,
     Notify,
     RunOutcome,
@@ -43,7 +44,11 @@ def _log_allocation_cell(
 ) -> str:
     """One allocation child with ``allocation_history.csv`` and ``trades.csv`` (and, with
     ``digests``, the ``cell.zip`` a resume rebuilds it from)."""
-    tags = {"kind": "allocation", "headline": str(c.name == headline)}
+    tags = {
+        "kind": "allocation",
+        "headline": str(c.name == headline),
+        "cum_return_definition": ALLOCATION_CUM_RETURN_DEFINITION,
+    }
     with tempfile.TemporaryDirectory(prefix="poc-cell-") as tmp:
         files = []
         if c.ok:

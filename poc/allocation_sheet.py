@@ -13,6 +13,7 @@ import pandas as pd
 
 from poc import charts
 from poc.periods_sheet import periods_section
+from poc.sheet_extras import extras_context
 from poc.tearsheet import cells_table, fmt_int, fmt_num, fmt_pct, table, timestamp
 
 METRIC_ROWS = (
@@ -74,11 +75,16 @@ def _charts(result, cell) -> dict[str, str]:
     by_asset = cell.tables["attribution_by_asset"]["contribution"].sort_values(ascending=False)
     by_regime = cell.tables["attribution_by_regime"]["total"]
     return {
+        # NAV = 1 + cum_return, the compounded definition the MLflow metric uses too; on a
+        # log axis a curve that grew 300-fold keeps its early years readable.
         "nav": charts.line_chart(
-            {"portfolio": daily["cumulative"], "benchmark": daily["benchmark_cumulative"]},
-            "Cumulative return (compounded) against the benchmark",
-            percent=True,
+            {
+                "portfolio": 1.0 + daily["cumulative"],
+                "benchmark": 1.0 + daily["benchmark_cumulative"],
+            },
+            "NAV (growth of 1 = 1 + cum_return, compounded), log scale, against the benchmark",
             highlight="portfolio",
+            log_scale=True,
         ),
         "drawdown": charts.line_chart(
             {"portfolio": daily["drawdown"], "benchmark": daily["benchmark_drawdown"]},
@@ -86,7 +92,6 @@ def _charts(result, cell) -> dict[str, str]:
             percent=True,
             highlight="portfolio",
             size=(8.0, 2.6),
-            legend_loc="lower left",
         ),
         "stacked": charts.stacked_area_chart(
             weights, "Weights by asset (end of day; cash is the gap to 100%)"
@@ -161,6 +166,7 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
             },
             regime_table=table(["Regime"], []),
             regime_note="",
+            extras=None,
             periods=None,
         )
         return context
@@ -177,6 +183,14 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
         ],
         metrics_table=_metrics_table(m, cell.daily.set_index("date")["benchmark"]),
         charts=_charts(result, cell),
+        extras_cell=result.headline,
+        extras=extras_context(
+            cell.daily.set_index("date")["net"],
+            cell.tables.get("turnover"),
+            cell.daily.set_index("date")["benchmark"],
+            compound=True,
+            market_label="benchmark",
+        ),
         regime_table=table(
             ["Regime", "Days", "Share"],
             [[str(k), fmt_int(r["days"]), fmt_pct(r["share"])] for k, r in distribution.iterrows()],

@@ -272,6 +272,7 @@ def run_allocation_cell(
             "attribution_by_regime": result.attribution_by_regime,
             "regime_distribution": result.regime_distribution,
             "weights": result.weights,
+            "turnover": result.execution.turnover,  # daily, for the sheet's turnover chart
         }
         return CellResult(
             name=name,

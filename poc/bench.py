@@ -73,7 +73,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--repeat", type=int, default=15, help="timed runs per small cell (best is shown)"
     )
     parser.add_argument("--small-only", action="store_true", help="only the 500 x 756 panel")
+    parser.add_argument(
+        "--suite",
+        action="store_true",
+        help="compute vs MLflow logging time of a 30-cell suite (SQLite and a local server)",
+    )
+    parser.add_argument("--no-server", action="store_true", help="with --suite: SQLite only")
     args = parser.parse_args(argv)
+    if args.suite:
+        from poc.bench_suite import main as suite_main
+
+        return suite_main(servers=not args.no_server)
 
     print("run_backtest on synthetic panels (planted signal, lag 0, deciles, equal weights)")
     print("time = best wall time of the runs; peak = tracemalloc peak during one run")

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.dates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ _STYLE = {
     "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
 }
 _MAX_POINTS = 1500  # longer series are thinned for drawing (values, not the data, are sampled)
+_MAX_POINTS_MANY = 400  # ... and harder when a chart overlays many series (page weight)
 
 
 def _to_svg(fig) -> str:
@@ -58,14 +60,46 @@ def _to_svg(fig) -> str:
     return svg.replace("<svg", '<svg class="chart" role="img"', 1)
 
 
-def _thin(frame: pd.DataFrame | pd.Series):
-    step = max(1, int(np.ceil(len(frame) / _MAX_POINTS)))
+def _thin(frame: pd.DataFrame | pd.Series, max_points: int = _MAX_POINTS):
+    step = max(1, int(np.ceil(len(frame) / max_points)))
     if step == 1:
         return frame
     keep = np.zeros(len(frame), dtype=bool)
     keep[::step] = True
     keep[-1] = True
     return frame[keep]
+
+
+def colors(n: int) -> list[str]:
+    """``n`` distinct colours: the house palette, then tab20's, then evenly spaced hues."""
+    base = list(PALETTE)
+    if n <= len(base):
+        return base[:n]
+    extra = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors]
+    pool = base + [c for c in extra if c not in base]
+    if n <= len(pool):
+        return pool[:n]
+    hues = plt.get_cmap("hsv")(np.linspace(0, 1, n - len(pool), endpoint=False))
+    return pool + [matplotlib.colors.to_hex(c) for c in hues]
+
+
+def _legend_outside(ax, n: int) -> None:
+    # Outside the plot area (right of it): a legend inside hides the curves it names.
+    ax.legend(
+        fontsize=7,
+        ncol=1 if n <= 18 else 2,
+        frameon=False,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+    )
+
+
+def _date_axis(fig, ax) -> None:
+    # Concise year/month labels that never overlap (matplotlib picks the density).
+    locator = matplotlib.dates.AutoDateLocator(minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(matplotlib.dates.ConciseDateFormatter(locator))
 
 
 def line_chart(
@@ -75,13 +109,25 @@ def line_chart(
     highlight: str | None = None,
     percent: bool = False,
     size=(8.0, 3.6),
-    legend_loc: str = "upper left",
+    legend_loc: str = "outside",
+    log_scale: bool = False,
 ) -> str:
-    """Lines sharing a date axis; ``highlight`` is drawn thicker and on top."""
+    """Lines sharing a date axis; ``highlight`` is drawn thicker and on top.
+
+    ``log_scale`` plots values on a logarithmic axis (for a NAV or growth-of-1
+    curve, which must be positive): equal vertical distances are equal
+    percentage moves, so a curve that rose 300-fold stays readable. The legend
+    sits outside the plot area unless ``legend_loc`` names a matplotlib spot.
+    """
+    palette = colors(len(series))
+    max_points = _MAX_POINTS if len(series) <= 4 else _MAX_POINTS_MANY
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=size)
+        drawn = 0
         for i, (name, s) in enumerate(series.items()):
-            s = _thin(s.dropna())
+            s = _thin(s.dropna(), max_points)
+            if log_scale:
+                s = s[s > 0]
             if s.empty:
                 continue
             bold = name == highlight
@@ -90,27 +136,44 @@ def line_chart(
                 s.to_numpy(),
                 label=name,
                 lw=2.2 if bold else 1.0,
-                alpha=1.0 if bold or highlight is None else 0.75,
+                alpha=1.0 if bold or highlight is None else 0.8,
                 zorder=3 if bold else 2,
-                color=PALETTE[i % len(PALETTE)],
+                color=palette[i],
             )
+            drawn += 1
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
         ax.set_ylabel(ylabel)
-        if percent:
+        if log_scale:
+            ax.set_yscale("log")
+        elif percent:
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        if drawn and isinstance(next(iter(series.values())).index, pd.DatetimeIndex):
+            _date_axis(fig, ax)
         if len(series) > 1:
-            ax.legend(fontsize=7, ncol=3, frameon=False, loc=legend_loc)
+            if legend_loc == "outside":
+                _legend_outside(ax, len(series))
+            else:
+                ax.legend(fontsize=7, ncol=3, frameon=False, loc=legend_loc)
         return _to_svg(fig)
 
 
-def area_chart(series: pd.Series, title: str, color: str = "#c0504d", size=(8.0, 2.4)) -> str:
-    """A filled area below zero (drawdowns)."""
+def area_chart(
+    series: pd.Series,
+    title: str,
+    color: str = "#c0504d",
+    size=(8.0, 2.4),
+    percent: bool = True,
+) -> str:
+    """A filled area below zero (drawdowns); the y axis is scaled to the data."""
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=size)
         s = _thin(series.dropna())
         ax.fill_between(s.index, s.to_numpy(), 0.0, color=color, alpha=0.45, lw=0)
         ax.plot(s.index, s.to_numpy(), color=color, lw=0.8)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        if percent:
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        if isinstance(s.index, pd.DatetimeIndex) and len(s):
+            _date_axis(fig, ax)
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
         return _to_svg(fig)
 
@@ -159,21 +222,39 @@ def stacked_area_chart(weights: pd.DataFrame, title: str, size=(8.0, 3.6)) -> st
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=size)
         w = _thin(weights.fillna(0.0))
-        colors = [PALETTE[i % len(PALETTE)] for i in range(w.shape[1])]
-        ax.stackplot(w.index, w.to_numpy().T, labels=list(w.columns), colors=colors, lw=0)
+        ax.stackplot(
+            w.index, w.to_numpy().T, labels=list(w.columns), colors=colors(w.shape[1]), lw=0
+        )
         ax.set_ylim(0, max(1.0, float(w.sum(axis=1).max()) if len(w) else 1.0))
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
-        ax.legend(fontsize=7, ncol=5, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.08))
+        if isinstance(w.index, pd.DatetimeIndex) and len(w):
+            _date_axis(fig, ax)
+        _legend_outside(ax, w.shape[1])
         return _to_svg(fig)
 
 
-def heatmap(matrix: pd.DataFrame, title: str, size=(8.0, 4.0), cmap: str = "Blues") -> str:
-    """A matrix as colours (rows top to bottom, columns left to right)."""
+def heatmap(
+    matrix: pd.DataFrame,
+    title: str,
+    size=(8.0, 4.0),
+    cmap: str = "Blues",
+    symmetric: bool = False,
+    percent: bool = False,
+) -> str:
+    """A matrix as colours (rows top to bottom, columns left to right).
+
+    ``symmetric`` centres a diverging colour map on zero (gains and losses
+    equally saturated); ``percent`` labels the colour bar as percentages.
+    """
     with plt.rc_context({**_STYLE, "axes.grid": False}):
         fig, ax = plt.subplots(figsize=size)
         data = matrix.to_numpy(dtype=float)
-        im = ax.imshow(data, aspect="auto", cmap=cmap, interpolation="nearest")
+        limits = {}
+        if symmetric:
+            bound = float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 1.0
+            limits = {"vmin": -bound, "vmax": bound}
+        im = ax.imshow(data, aspect="auto", cmap=cmap, interpolation="nearest", **limits)
         ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index], fontsize=7)
         step = max(1, len(matrix.columns) // 12)
         ax.set_xticks(
@@ -182,8 +263,37 @@ def heatmap(matrix: pd.DataFrame, title: str, size=(8.0, 4.0), cmap: str = "Blue
             fontsize=7,
             rotation=45,
         )
-        fig.colorbar(im, ax=ax, fraction=0.03)
+        bar = fig.colorbar(im, ax=ax, fraction=0.03)
+        if percent:
+            bar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        return _to_svg(fig)
+
+
+def histogram(
+    values,
+    title: str,
+    bins: int = 60,
+    percent: bool = False,
+    size=(5.0, 3.0),
+    marks: dict[str, float] | None = None,
+) -> str:
+    """Distribution of ``values`` (finite ones) with labelled vertical ``marks``."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=size)
+        if x.size:
+            ax.hist(x, bins=bins, color=PALETTE[0], alpha=0.8)
+        for i, (label, value) in enumerate((marks or {}).items()):
+            if np.isfinite(value):
+                ax.axvline(value, color=PALETTE[(i + 1) % len(PALETTE)], lw=1.2, label=label)
+        if marks:
+            _legend_outside(ax, len(marks))
+        if percent:
+            ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_ylabel("days")
         return _to_svg(fig)
 
 

@@ -44,9 +44,9 @@ def _print_rows(rows: Sequence[tuple[str, str]]) -> None:
 
 def _cmd_snapshot_create(args: argparse.Namespace) -> int:
     from poc import sources
-    from poc.catalog import DEFAULT_SNAPSHOT_ID, create_snapshot, describe_snapshot
+    from poc.catalog import DEFAULT_SNAPSHOT_ID, check_store, create_snapshot, describe_snapshot
 
-    store = snapshot_store(args.store)
+    store = check_store(snapshot_store(args.store))  # before minutes of building data
     started = time.perf_counter()
     if args.source == "bundled":
         data = sources.bundled_sp500()
@@ -137,9 +137,11 @@ def _cmd_snapshot_verify(args: argparse.Namespace) -> int:
 
     problems = verify_snapshot(snapshot_store(args.store), args.snapshot_id)
     if problems:
-        print(f"snapshot {args.snapshot_id!r} FAILED verification:", file=sys.stderr)
-        for line in problems:
-            print(f"  - {line}", file=sys.stderr)
+        print(
+            f"error: snapshot {args.snapshot_id!r} FAILED verification: {' | '.join(problems)} ; "
+            "the data changed after the snapshot was made: recreate it under a new id",
+            file=sys.stderr,
+        )
         return 1
     print(f"snapshot {args.snapshot_id!r} OK: every file matches its manifest digest")
     return 0
@@ -189,9 +191,13 @@ def _cmd_signal_validate(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"  note: {note}")
     if not report.ok:
-        print(f"INVALID: {len(report.problems)} problem(s)", file=sys.stderr)
-        for code, message in report.problems:
-            print(f"  [{code}] {message}", file=sys.stderr)
+        # One line, like every other failure: each problem names its rows and its fix.
+        listed = " | ".join(f"[{code}] {message}" for code, message in report.problems)
+        print(
+            f"error: INVALID: {args.file} breaks the signal contract "
+            f"({len(report.problems)} problem(s)): {listed}",
+            file=sys.stderr,
+        )
         return 1
     aligned = align_signal(report.clean, calendar, args.lag)
     f = aligned.frame
@@ -227,6 +233,7 @@ _OVERRIDES = (
     "n_jobs",
     "baselines",
     "backend",
+    "scheduler",
     "max_cells",
 )
 
@@ -258,6 +265,59 @@ def _print_progress(done: int, total: int, result) -> None:
     else:
         detail = f"FAILED: {result.error}"
     print(f"  [{done:>3}/{total}] {label:<40} {detail}  ({result.seconds:.2f}s)", flush=True)
+
+
+def resolve_signal_path(signal: str | None, cwd: Path | None = None) -> str | None:
+    """A relative signal file path made absolute; ``builtin:NAME`` and None pass through.
+
+    Tried in order: the current folder, then ``$PWD`` when it differs (a shell
+    that changed folder). Under ``mlflow run`` the current folder is the
+    project folder and bash resets ``$PWD`` to it, so a file relative to the
+    caller's folder cannot be found: the error says which paths were tried
+    and to pass ``-P signal=$PWD/FILE``.
+    """
+    from poc.exceptions import ConfigError
+
+    if not signal or signal.startswith("builtin:") or "://" in signal:
+        return signal
+    path = Path(signal).expanduser()
+    if path.is_absolute():
+        if not path.exists():
+            raise ConfigError(f"signal file {path} does not exist; check the path")
+        return str(path)
+    here = Path(cwd or Path.cwd())
+    candidates = [here / path]
+    pwd = os.environ.get("PWD")
+    if pwd and Path(pwd).resolve() != here.resolve():
+        candidates.append(Path(pwd) / path)
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate.resolve())
+    tried = ", ".join(str(c) for c in candidates)
+    raise ConfigError(
+        f"signal file {signal!r} not found (tried {tried}); under `mlflow run` relative paths "
+        "are read from the project folder, so pass an absolute path, e.g. "
+        f"-P signal=$PWD/{signal}"
+    )
+
+
+def local_link(link: str) -> str:
+    """A local file path as a ``file://`` URL (terminals make it clickable); URLs unchanged."""
+    if "://" in link:
+        return link
+    return Path(link).resolve().as_uri()
+
+
+def _print_verdict(outcome) -> None:
+    if outcome.grade is None:
+        print(f"VERDICT: {outcome.verdict.upper()}  no grade, no score")
+    else:
+        print(
+            f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  "
+            f"score {outcome.score:.1f}/100"
+        )
+    for reason in outcome.result.verdict.reasons:
+        print(f"  - {reason}")
 
 
 RESULTS_ENV = "POC_RESULTS_DIR"
@@ -341,7 +401,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     _check_store()
     spec = load_spec(args.experiment)
+    args.signal = resolve_signal_path(args.signal)
     spec = apply_overrides(spec, {key: getattr(args, key) for key in _OVERRIDES})
+    if not spec.scheduler and os.environ.get("POC_DASK_SCHEDULER"):
+        spec = apply_overrides(spec, {"scheduler": os.environ["POC_DASK_SCHEDULER"]})
     check_backend(spec.backend)
     snapshot = ensure_snapshot(snapshot_store(args.store), spec.snapshot)
     cells = spec.cells()
@@ -375,6 +438,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 resume_from=args.resume or None,
                 notify=notify,
                 results_dir=_results_dir(spec.name),
+                experiment_name=getattr(args, "experiment_name", None) or None,
             )
     except KeyboardInterrupt as exc:
         parent = state.get("parent")
@@ -384,17 +448,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"  note: {note}")
     print(f"done in {time.perf_counter() - started:.1f}s")
-    if outcome.grade is None:
-        print(f"VERDICT: {outcome.verdict.upper()}  no grade, no score")
-    else:
-        print(
-            f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  "
-            f"score {outcome.score:.1f}/100"
-        )
-    for reason in result.verdict.reasons:
-        print(f"  - {reason}")
     print(f"parent run: {outcome.run_id}")
-    print(f"tear sheet: {outcome.link}")
+    print(f"tear sheet: {local_link(outcome.link)}")
+    # The verdict comes last: `mlflow run` prints its own lines before ours end, and a
+    # person reads the bottom of the output first.
+    _print_verdict(outcome)
     return 0
 
 
@@ -490,7 +548,7 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
     print(f"done in {time.perf_counter() - started:.1f}s")
     print(f"headline cell {result.headline!r}: Sharpe {outcome.score:.2f}")
     print(f"parent run: {outcome.run_id}")
-    print(f"tear sheet: {outcome.link}")
+    print(f"tear sheet: {local_link(outcome.link)}")
     return 0
 
 
@@ -555,7 +613,7 @@ def _cmd_tearsheet_link(args: argparse.Namespace) -> int:
     tags = info["tags"]
     if "verdict" in tags:
         print(f"VERDICT: {tags['verdict'].upper()}  grade {tags.get('grade', '?')}")
-    print(f"tear sheet: {tearsheet_link(args.run_id)}")
+    print(f"tear sheet: {local_link(tearsheet_link(args.run_id))}")
     return 0
 
 
@@ -791,25 +849,48 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiment", default="experiments/default.yaml", help="experiment spec YAML"
     )
     run.add_argument("--signal", default=None, help="signal file or builtin:NAME")
-    run.add_argument("--signal-name", dest="signal_name", default=None, help="display name")
+    run.add_argument(
+        "--signal-name", "--signal_name", dest="signal_name", default=None, help="display name"
+    )
     run.add_argument("--snapshot", default=None, help="snapshot id")
     run.add_argument("--lags", default=None, help="e.g. 0,1,2")
     run.add_argument("--residualize", default=None, help="e.g. off,industry,all")
     run.add_argument("--weight", default=None, help="equal and/or signal")
     run.add_argument("--fractile", default=None, help="low,high percentiles; several: 10,90;20,80")
-    run.add_argument("--tc-model", dest="tc_model", default=None, help="none, naive or spread")
-    run.add_argument("--tc-bps", dest="tc_bps", default=None, help="cost in bps per unit turnover")
+    run.add_argument(
+        "--tc-model", "--tc_model", dest="tc_model", default=None, help="none, naive or spread"
+    )
+    run.add_argument(
+        "--tc-bps", "--tc_bps", dest="tc_bps", default=None, help="cost in bps per unit turnover"
+    )
     run.add_argument("--rebalance", default=None, help="daily, weekly and/or monthly")
     run.add_argument("--mincos", default=None, help="minimum names per leg")
     run.add_argument("--start", default=None, help="first signal date (YYYY-MM-DD)")
     run.add_argument("--end", default=None, help="last signal date (YYYY-MM-DD)")
     run.add_argument(
-        "--n-jobs", dest="n_jobs", default=None, help="parallel workers (-1: all cores)"
+        "--n-jobs", "--n_jobs", dest="n_jobs", default=None, help="parallel workers (-1: all cores)"
     )
     run.add_argument("--baselines", default=None, help="true or false")
     run.add_argument("--backend", default=None, help="joblib backend (loky, threading, dask...)")
     run.add_argument(
-        "--max-cells", dest="max_cells", default=None, help="refuse larger grids (default 5000)"
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address for --backend dask (default: the spec's scheduler:, "
+        "else $POC_DASK_SCHEDULER, else a local cluster)",
+    )
+    run.add_argument(
+        "--experiment-name",
+        "--experiment_name",
+        dest="experiment_name",
+        default=None,
+        help="MLflow experiment (default: the spec's name; ignored under `mlflow run`)",
+    )
+    run.add_argument(
+        "--max-cells",
+        "--max_cells",
+        dest="max_cells",
+        default=None,
+        help="refuse larger grids (default 5000)",
     )
     run.add_argument(
         "--resume",
@@ -826,7 +907,7 @@ def build_parser() -> argparse.ArgumentParser:
     alloc.add_argument("--experiment", default="experiments/allocation.yaml")
     for key in _ALLOCATION_OVERRIDES:
         alloc.add_argument(
-            f"--{key.replace('_', '-')}",
+            *dict.fromkeys([f"--{key.replace('_', '-')}", f"--{key}"]),
             dest=key,
             default=None,
             help="comma-separated grid values"

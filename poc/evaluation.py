@@ -195,21 +195,179 @@ def ic_stats(ic: np.ndarray, window: int = WINDOW_DAYS, horizon: int = 1) -> ICS
     )
 
 
+@dataclass(frozen=True)
+class RowOrder:
+    """Each row's sort order (NaN last) and its tie groups, computed once per array.
+
+    With it, the average ranks of any subset of a row's entries (the names
+    finite in both arrays of a correlation) follow from running counts along
+    the sorted row, with no further sort: see :func:`masked_ranks`.
+    """
+
+    order: np.ndarray  # argsort of each row, NaN as +inf
+    starts: np.ndarray  # sorted position opens a group of equal values
+    ends: np.ndarray  # sorted position closes one
+
+    def rows(self, keep: np.ndarray) -> RowOrder:
+        """The order of the rows selected by ``keep`` only."""
+        return RowOrder(self.order[keep], self.starts[keep], self.ends[keep])
+
+    def shifted(self, rows: int) -> RowOrder:
+        """The order of the array moved up by ``rows`` (row ``d`` is row ``d + rows``)."""
+        if rows == 0:
+            return self
+        t, n = self.order.shape
+        pad = min(rows, t)
+        order = np.concatenate([self.order[pad:], np.broadcast_to(np.arange(n), (pad, n))])
+        flags = np.ones((pad, n), dtype=bool)
+        return RowOrder(
+            order,
+            np.concatenate([self.starts[pad:], flags]),
+            np.concatenate([self.ends[pad:], flags]),
+        )
+
+
+def row_order(values: np.ndarray) -> RowOrder:
+    """Sort every row once (see :class:`RowOrder`)."""
+    filled = np.where(np.isfinite(values), values, np.inf)
+    order = np.argsort(filled, axis=1)
+    sorted_vals = np.take_along_axis(filled, order, axis=1)
+    starts = np.ones(values.shape, dtype=bool)
+    starts[:, 1:] = sorted_vals[:, 1:] != sorted_vals[:, :-1]
+    ends = np.ones(values.shape, dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    return RowOrder(order, starts, ends)
+
+
+def masked_ranks(ro: RowOrder, mask: np.ndarray) -> np.ndarray:
+    """Average ranks (1..k) within each row over the entries where ``mask``; NaN elsewhere.
+
+    Equal to ``row_ranks(np.where(mask, values, nan))`` for the array ``ro``
+    was built from, bit for bit: in sorted order, an entry's group holds the
+    masked entries tied with it; ``before`` counts masked entries before the
+    group and ``through`` those up to its end, so the average rank is
+    ``(before + 1 + through) / 2``.
+    """
+    if mask.shape[1] == 0:
+        return np.full(mask.shape, np.nan)
+    m = np.take_along_axis(mask, ro.order, axis=1)
+    count = np.cumsum(m, axis=1)
+    before_here = count - m
+    before = np.maximum.accumulate(np.where(ro.starts, before_here, 0), axis=1)
+    big = mask.shape[1] + 1
+    through = np.minimum.accumulate(np.where(ro.ends, count, big)[:, ::-1], axis=1)[:, ::-1]
+    average = (before + 1 + through) / 2.0
+    ranks = np.empty(mask.shape)
+    np.put_along_axis(ranks, ro.order, average, axis=1)
+    return np.where(mask, ranks, np.nan)
+
+
+class RankedSignal:
+    """A signal's daily Spearman IC against forward returns, sorting each array once.
+
+    The signal's rows are sorted once; each horizon's lag-0 forward returns
+    are sorted once and reused for every lag (the lag-``L`` forward return of
+    day ``d`` is the lag-0 one of day ``d + L``, bit for bit). Each IC then
+    only counts along the sorted rows over the names finite in both, and
+    equals :func:`cross_sectional_corr` exactly.
+    """
+
+    def __init__(self, signal: np.ndarray, returns: np.ndarray):
+        self.signal = signal
+        self.returns = returns
+        self._signal = _Sorted(signal)
+        self._forward: dict[int, _Sorted] = {}
+
+    def _lag0(self, horizon: int) -> _Sorted:
+        if horizon not in self._forward:
+            self._forward[horizon] = _Sorted(forward_returns(self.returns, horizon, 0))
+        return self._forward[horizon]
+
+    def daily_ic(self, horizon: int, lag: int = 0) -> np.ndarray:
+        """Daily rank IC against the ``horizon``-day forward return at ``lag``."""
+        if horizon < 1 or lag < 0:
+            raise ValueError(f"horizon must be >= 1 and lag >= 0, got {horizon}, {lag}")
+        fwd = self._lag0(horizon).shifted(lag)
+        both = self._signal.finite & fwd.finite
+        x = self._signal.ranks_on(both)
+        y = fwd.ranks_on(both)
+        return _rank_corr(x, y, both.sum(axis=1).astype(np.float64))
+
+
+class _Sorted:
+    """An array's finite mask, full-row ranks and sort order, for :class:`RankedSignal`."""
+
+    def __init__(self, values: np.ndarray, order: RowOrder | None = None, ranks=None):
+        self.finite = np.isfinite(values)
+        self.order = order or row_order(values)
+        self.ranks = ranks if ranks is not None else masked_ranks(self.order, self.finite)
+
+    def shifted(self, rows: int) -> _Sorted:
+        if rows == 0:
+            return self
+        out = object.__new__(_Sorted)
+        out.finite = _shift_up(self.finite, rows, False)
+        out.ranks = _shift_up(self.ranks, rows, np.nan)
+        out.order = self.order.shifted(rows)
+        return out
+
+    def ranks_on(self, mask: np.ndarray) -> np.ndarray:
+        """Ranks over ``mask`` (a subset of the finite entries), NaN as 0 for the sums."""
+        # Rows where the mask keeps every finite entry reuse the full-row ranks; the
+        # others are ranked from the stored order over their mask.
+        differ = (mask != self.finite).any(axis=1)
+        out = np.where(mask, self.ranks, 0.0)
+        if differ.any():
+            out[differ] = np.nan_to_num(masked_ranks(self.order.rows(differ), mask[differ]))
+        return out
+
+
+def _shift_up(values: np.ndarray, rows: int, fill) -> np.ndarray:
+    out = np.full(values.shape, fill, dtype=values.dtype)
+    if rows < values.shape[0]:
+        out[: values.shape[0] - rows] = values[rows:]
+    return out
+
+
+def _rank_corr(x: np.ndarray, y: np.ndarray, n: np.ndarray) -> np.ndarray:
+    # Average ranks of 1..n always have mean (n + 1) / 2.
+    mx = my = (n + 1.0) / 2.0
+    sxy = np.einsum("ij,ij->i", x, y) - n * mx * my
+    sxx = np.einsum("ij,ij->i", x, x) - n * mx * mx
+    syy = np.einsum("ij,ij->i", y, y) - n * my * my
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = sxy / np.sqrt(sxx * syy)
+    scale = np.maximum(n, 1.0) ** 3 * 1e-12
+    defined = (n >= MIN_NAMES) & (sxx > scale) & (syy > scale)
+    return np.where(defined, np.clip(corr, -1.0, 1.0), np.nan)
+
+
 def ic_by_horizon(
-    signal: np.ndarray, returns: np.ndarray, horizons=(1, 5, 21), lag: int = 0
+    signal: np.ndarray,
+    returns: np.ndarray,
+    horizons=(1, 5, 21),
+    lag: int = 0,
+    ranked: RankedSignal | None = None,
 ) -> dict[int, ICStats]:
-    """IC statistics of the signal against forward 1-, 5- and 21-day returns."""
-    return {
-        h: ic_stats(cross_sectional_corr(signal, forward_returns(returns, h, lag)), horizon=h)
-        for h in horizons
-    }
+    """IC statistics of the signal against forward 1-, 5- and 21-day returns.
+
+    Pass ``ranked`` (a :class:`RankedSignal` of the same arrays) to reuse its sorts.
+    """
+    ranked = ranked or RankedSignal(signal, returns)
+    return {h: ic_stats(ranked.daily_ic(h, lag), horizon=h) for h in horizons}
 
 
-def ic_decay(signal: np.ndarray, returns: np.ndarray, lags=range(0, 6)) -> dict[int, float]:
+def ic_decay(
+    signal: np.ndarray,
+    returns: np.ndarray,
+    lags=range(0, 6),
+    ranked: RankedSignal | None = None,
+) -> dict[int, float]:
     """Mean daily rank IC against the next day's return, for each lag (NaN if never defined)."""
+    ranked = ranked or RankedSignal(signal, returns)
     out = {}
     for lag in lags:
-        daily = cross_sectional_corr(signal, forward_returns(returns, 1, int(lag)))
+        daily = ranked.daily_ic(1, int(lag))
         out[int(lag)] = float(np.nanmean(daily)) if np.isfinite(daily).any() else np.nan
     return out
 

@@ -53,6 +53,7 @@ TOP_LEVEL_KEYS = {
     "baselines",
     "n_jobs",
     "backend",
+    "scheduler",
     "grid",
     "headline",
     "max_cells",
@@ -193,6 +194,7 @@ class ExperimentSpec(GridCells):
     baselines: bool = True
     n_jobs: int = 1
     backend: str = "loky"
+    scheduler: str | None = None  # Dask scheduler address for backend dask (poc.scaleout)
     grid: dict[str, list[Any]] = field(default_factory=lambda: dict(GRID_DEFAULTS))
     headline: dict[str, Any] = field(default_factory=dict)
     source_path: str | None = None
@@ -329,6 +331,7 @@ def spec_from_dict(raw: dict[str, Any], source_path: str | None = None) -> Exper
         baselines=_parse_bool("baselines", raw.get("baselines", True)),
         n_jobs=n_jobs,
         backend=str(raw.get("backend") or "loky"),
+        scheduler=str(raw["scheduler"]) if raw.get("scheduler") else None,
         grid=grid,
         headline=headline,
         source_path=source_path,
@@ -379,7 +382,7 @@ def apply_overrides(spec: ExperimentSpec, overrides: dict[str, str | None]) -> E
         axis = "lag" if key == "lags" else key
         if axis in GRID_DEFAULTS:
             grid[axis] = parse_list_option(axis, str(value))
-        elif key in ("signal", "snapshot", "signal_name", "backend"):
+        elif key in ("signal", "snapshot", "signal_name", "backend", "scheduler"):
             changes[key] = str(value)
         elif key in ("start", "end"):
             changes[key] = parse_date_bound(key, str(value))

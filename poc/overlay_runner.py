@@ -17,7 +17,7 @@ import pandas as pd
 from poc import tearsheet, tracking
 from poc.catalog import Snapshot
 from poc.overlay_sheet import overlay_context
-from poc.runner import RunOutcome, _log_parent_artifacts, _log_snapshot_input
+from poc.runner import RunOutcome, log_parent_artifacts, log_snapshot_input
 
 
 def month_end(series: pd.Series) -> pd.Series:
@@ -89,7 +89,7 @@ def log_overlay_suite(
     """Log an overlay suite to MLflow with its tear sheet; returns ids and the link."""
     spec = result.spec
     with tracking.parent_run(spec.name, f"{spec.name} overlays", attach_run_id) as run:
-        _log_snapshot_input(run, snapshot)
+        log_snapshot_input(run, snapshot)
         for c in result.cells:
             tracking.log_child(
                 run,
@@ -151,7 +151,7 @@ def log_overlay_suite(
             "git_commit": git_commit,
             "command": command,
         }
-        _log_parent_artifacts(
+        log_parent_artifacts(
             run,
             tearsheet.render("overlays.html.j2", context),
             summary_frame(result),

@@ -9,6 +9,7 @@ file and the fix, never a parser traceback.
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -204,7 +205,11 @@ def parse_dates(raw: pd.Series, column: str) -> tuple[pd.Series, str | None]:
         parsed = raw.dt.tz_localize(None)
     else:
         try:
-            parsed = pd.to_datetime(raw, errors="coerce")
+            with warnings.catch_warnings():
+                # Mixed formats fall back to dateutil with a UserWarning; the rows it cannot
+                # read come back NaT and are reported with examples by the caller.
+                warnings.simplefilter("ignore", UserWarning)
+                parsed = pd.to_datetime(raw, errors="coerce")
         except (ValueError, TypeError):
             # Mixed UTC offsets (a daylight-saving switch): keep each row's local date.
             text = raw.astype("string").str.strip().str.replace(_OFFSET, "", regex=True)

@@ -63,14 +63,26 @@ def summary_frame(result: SuiteResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# What ``daily.parquet`` keeps of each cell's daily table: the returns and their inputs.
+# ``cumulative`` (= net.cumsum(), the additive definition of the ``cum_return`` metric),
+# ``drawdown`` and the legs (gross = long - short) are left out: they follow from these
+# columns, and dropping them more than halves the file (see docs/tracking.md).
+DAILY_COLUMNS = ("date", "net", "gross", "cost", "turnover", "n_long", "n_short", "n_names")
+
+
 def daily_frame(result: SuiteResult) -> pd.DataFrame:
-    """Every cell's daily table stacked, with ``name`` and ``kind`` columns (``daily.parquet``)."""
+    """Every cell's daily returns stacked with ``name`` and ``kind`` (``daily.parquet``)."""
     parts = [
-        c.daily.assign(name=c.name, kind=c.kind)
+        c.daily.loc[:, [k for k in DAILY_COLUMNS if k in c.daily.columns]].assign(
+            name=c.name, kind=c.kind
+        )
         for c in result.cells
         if c.ok and c.daily is not None
     ]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    return out.astype({"name": "category", "kind": "category"})
 
 
 def config_document(result: SuiteResult, command: str, git_commit: str | None) -> dict[str, Any]:
@@ -101,6 +113,9 @@ def config_document(result: SuiteResult, command: str, git_commit: str | None) -
     }
 
 
+VERDICT_LEVELS = {"red": 0, "yellow": 1, "green": 2}  # numeric so the UI can sort and chart
+
+
 def parent_metrics(result: SuiteResult) -> dict[str, float]:
     """Headline numbers of the parent run."""
     headline = result.cell(result.headline)
@@ -108,6 +123,8 @@ def parent_metrics(result: SuiteResult) -> dict[str, float]:
     ev = result.evaluation
     out = {
         "composite_score": result.verdict.score,
+        "score": result.verdict.score,
+        "verdict_level": float(VERDICT_LEVELS.get(result.verdict.color, np.nan)),
         "headline_sharpe": headline.metrics.get("sharpe", np.nan),
         "best_sharpe": best.metrics["sharpe"] if best else np.nan,
         "n_cells": float(len(result.grid_cells)),
@@ -121,6 +138,37 @@ def parent_metrics(result: SuiteResult) -> dict[str, float]:
     if result.trust is not None:
         out.update(result.trust.metrics())
     return out
+
+
+def _axis_value(values: list) -> str:
+    return ",".join(
+        "-".join(f"{x:g}" for x in v) if isinstance(v, tuple | list) else str(v) for v in values
+    )
+
+
+def suite_params(result: SuiteResult) -> dict[str, str]:
+    """The parent's params: the spec, the signal and every grid axis with its resolved values.
+
+    ``grid.<axis>`` holds all values of the axis (comma-separated) and
+    ``headline.<axis>`` the headline cell's value, so runs of different
+    specs compare axis by axis in the UI. Empty values are never logged.
+    """
+    spec = result.spec
+    out = {
+        "experiment": spec.source_path or spec.name,
+        "signal": spec.signal,
+        "signal_name": result.signal_name,
+        "snapshot": result.snapshot_id,
+        "baselines": str(spec.baselines),
+        "start": spec.start or "",
+        "end": spec.end or "",
+    }
+    headline = result.cell(result.headline).params
+    for axis, values in spec.grid.items():
+        out[f"grid.{axis}"] = _axis_value(list(values))
+        if axis in headline:
+            out[f"headline.{axis}"] = _axis_value([headline[axis]])
+    return {k: v for k, v in out.items() if v != ""}
 
 
 def parent_tags(result: SuiteResult, snapshot: Snapshot) -> dict[str, str]:
@@ -145,10 +193,42 @@ def parent_tags(result: SuiteResult, snapshot: Snapshot) -> dict[str, str]:
     }
 
 
+# One definition for the MLflow ``cum_return`` metric and the tear sheet's curves: a
+# long-short book that loses heavily compounds to -100% and hides every later difference.
+CUM_RETURN_DEFINITION = "sum of daily net returns (additive, not compounded)"
+# A long-only allocation's value compounds; its sheet plots NAV = 1 + cum_return.
+ALLOCATION_CUM_RETURN_DEFINITION = "prod(1 + daily net return) - 1 (compounded)"
+
+
 def _cell_history(c) -> pd.Series | None:
     if c.daily is None:
         return None
-    return c.daily.set_index("date")["cumulative"]
+    return c.daily.set_index("date")["net"].cumsum()
+
+
+def parent_run_name(spec_name: str, signal_name: str) -> str:
+    """The parent run's UI name from spec and signal, e.g. ``sp500-high52w · high_52w``."""
+    return spec_name if spec_name == signal_name else f"{spec_name} · {signal_name}"
+
+
+def suite_children(result: SuiteResult) -> list[tracking.ChildRecord]:
+    """One child record per grid cell (named by its varying axes) and per baseline."""
+    return [
+        tracking.ChildRecord(
+            name=c.name if c.kind == "cell" else f"baseline:{c.name}",
+            params={**c.params, "kind": c.kind},
+            metrics=c.metrics,
+            # The same tags as a streamed child (_log_cell), signal digest included: the
+            # trial count of later verdicts for this signal reads it.
+            tags={
+                **_child_tags(c.kind, c.name, result.headline),
+                "signal_digest": result.signal_digest,
+            },
+            history=_cell_history(c),
+            error=c.error,
+        )
+        for c in result.cells
+    ]
 
 
 def log_snapshot_input(run: tracking.ParentRun, snapshot: Snapshot) -> None:
@@ -179,13 +259,17 @@ def log_parent_artifacts(
             folder / "config.json",
         ]
         summary.to_csv(paths[1], index=False)
-        daily.to_parquet(paths[2], index=False)
+        daily.to_parquet(paths[2], index=False, compression="zstd")
         paths[3].write_text(json.dumps(config, indent=2, default=str))
         tracking.log_artifacts(run, paths)
 
 
 def _child_tags(result_kind: str, name: str, headline: str) -> dict[str, str]:
-    return {"kind": result_kind, "headline": str(result_kind == "cell" and name == headline)}
+    return {
+        "kind": result_kind,
+        "headline": str(result_kind == "cell" and name == headline),
+        "cum_return_definition": CUM_RETURN_DEFINITION,
+    }
 
 
 def _log_cell(
@@ -235,7 +319,6 @@ def _finish_suite(
     Returns the link and the result with its verdict deflated by the experiment's
     earlier trials of the same signal.
     """
-    spec = result.spec
     # Trials of this signal already in the experiment deflate the Sharpe (docs/verdict.md).
     result = with_prior_trials(
         result, tracking.prior_trials(run.experiment_id, result.signal_digest, run.run_id)
@@ -260,7 +343,7 @@ def _finish_suite(
         run,
         tags=parent_tags(result, snapshot),
         metrics=parent_metrics(result),
-        params={"experiment": spec.source_path or spec.name, "signal": spec.signal},
+        params=suite_params(result),
     )
     log_parent_artifacts(
         run,
@@ -292,13 +375,20 @@ def log_suite(
     command: str,
     git_commit: str | None,
     attach_run_id: str | None,
+    log_progress: tracking.LogProgressFn | None = None,
+    experiment_name: str | None = None,
 ) -> RunOutcome:
-    """Log an already computed suite to MLflow with its tear sheet; returns ids and the link."""
+    """Log an already computed suite to MLflow with its tear sheet; returns ids and the link.
+
+    The children go in bulk (:func:`poc.tracking.log_children`: three store calls
+    each, threads against a server); ``log_progress(done, total, name)`` follows them.
+    ``experiment_name`` overrides the experiment named by the spec.
+    """
     spec = result.spec
-    with tracking.parent_run(spec.name, f"{result.signal_name} suite", attach_run_id) as run:
+    name = parent_run_name(spec.name, result.signal_name)
+    with tracking.parent_run(experiment_name or spec.name, name, attach_run_id) as run:
         with lifecycle.closing_run(run.run_id, tracking.end_run):
-            for c in result.cells:
-                _log_cell(run, c, result.headline, signal_digest=result.signal_digest)
+            tracking.log_children(run, suite_children(result), progress=log_progress)
             link, result = _finish_suite(run, result, snapshot, command, git_commit)
     v = result.verdict
     return RunOutcome(run.run_id, run.experiment_id, v.color, v.grade, v.score, link, result)
@@ -323,7 +413,7 @@ def write_local_results(
     html = render_suite(result, run_id, command, git_commit)
     tearsheet.write_html(html, folder / "tearsheet.html")
     summary_frame(result).to_csv(folder / "summary.csv", index=False)
-    daily_frame(result).to_parquet(folder / "daily.parquet", index=False)
+    daily_frame(result).to_parquet(folder / "daily.parquet", index=False, compression="zstd")
     config = config_document(result, command, git_commit)
     (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
     return folder
@@ -446,6 +536,7 @@ def run_experiment(
     resume_from: str | None = None,
     notify: Notify | None = None,
     results_dir: Path | None = None,
+    experiment_name: str | None = None,
 ) -> RunOutcome:
     """Run a suite: open the parent run, compute and log each cell as it finishes, then
     log the evaluation, verdict and tear sheet.
@@ -461,17 +552,22 @@ def run_experiment(
         Where to save the results when the tracking store fails after the suite
         was computed (:class:`StoreFailedError` names it). Without it the store's
         error is raised.
+    experiment_name : str, optional
+        The experiment of a new suite (default: the spec's ``name``).
 
     The parent and every child end FINISHED, FAILED or KILLED (Ctrl-C, SIGTERM),
     never RUNNING (:mod:`poc.lifecycle`).
     """
     say = notify or (lambda line: None)
     old = open_resume(resume_from, "signal_suite")
-    experiment = tracking.experiment_name(old["experiment_id"]) if old else spec.name
+    experiment = (
+        tracking.experiment_name(old["experiment_id"]) if old else experiment_name or spec.name
+    )
     headline = headline_cell_name(spec)
     computed: dict[str, Any] = {}
     try:
-        with tracking.parent_run(experiment, f"{spec.display_name} suite", attach_run_id) as run:
+        name = parent_run_name(spec.name, spec.display_name)
+        with tracking.parent_run(experiment, name, attach_run_id) as run:
             with lifecycle.closing_run(run.run_id, tracking.end_run):
                 computed["run_id"] = run.run_id
                 check_same_experiment(old, run)
@@ -515,3 +611,8 @@ def headline_cell_name(spec: ExperimentSpec) -> str:
     """The name of the spec's headline cell (as :func:`poc.suite.run_suite` names it)."""
     base = spec.headline_cell()
     return next(name for name, params in _cells_to_run(spec) if params == base)
+
+
+# Former private names, kept for modules written against them.
+_log_parent_artifacts = log_parent_artifacts
+_log_snapshot_input = log_snapshot_input

@@ -335,9 +335,10 @@ def evaluate_signal(
             continue
         other = b.daily.set_index("date")["net"].reindex(headline_net.index)
         pnl_corr[b.name] = evaluation.pnl_correlation(headline_net.to_numpy(), other.to_numpy())
+    ranked = evaluation.RankedSignal(signal, returns)  # each array sorted once
     return {
-        "ic_by_horizon": evaluation.ic_by_horizon(signal, returns, HORIZONS, lag),
-        "ic_decay": evaluation.ic_decay(signal, returns, DECAY_LAGS),
+        "ic_by_horizon": evaluation.ic_by_horizon(signal, returns, HORIZONS, lag, ranked),
+        "ic_decay": evaluation.ic_decay(signal, returns, DECAY_LAGS, ranked=ranked),
         "spread": evaluation.quantile_spread(signal, returns, 5, lag),
         "coverage": evaluation.coverage(signal, returns),
         "exposures": evaluation.exposure_correlations(signal, panel.styles),
@@ -347,17 +348,25 @@ def evaluate_signal(
         },
         "baseline_pnl_corr": pnl_corr,
         "lag": lag,
+        # Series for the tear sheet's extras: the daily IC at the headline lag, and the
+        # equal-weighted mean return of the universe as the market for rolling beta.
+        "ic_daily": pd.Series(ranked.daily_ic(1, lag), index=pd.DatetimeIndex(panel.dates)),
+        "market_daily": pd.Series(
+            _row_mean(returns), index=pd.DatetimeIndex(panel.dates), name="market"
+        ),
         # 1-day IC t at lag 0 and 1: a huge lag-0 t that collapses at lag 1 smells of lookahead.
-        "ic_t_by_lag": {
-            k: evaluation.ic_stats(
-                evaluation.cross_sectional_corr(signal, evaluation.forward_returns(returns, 1, k))
-            ).t_stat
-            for k in (0, 1)
-        },
+        "ic_t_by_lag": {k: evaluation.ic_stats(ranked.daily_ic(1, k)).t_stat for k in (0, 1)},
         "residual_ic": evaluation.residual_ic(
             signal, returns, list(baseline_signals.values()), HORIZONS[-1], lag
         ),
     }
+
+
+def _row_mean(values: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(values)
+    count = finite.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.where(finite, values, 0.0).sum(axis=1) / count, np.nan)
 
 
 def judge(
@@ -385,6 +394,7 @@ def run_cells(
     n_jobs: int,
     backend: str,
     progress: ProgressFn | None = None,
+    scheduler: str | None = None,
 ) -> list[CellResult]:
     """Run ``func(*args)`` for every task with joblib; results come back in task order.
 
@@ -393,8 +403,10 @@ def run_cells(
     workers by joblib instead of copied. ``progress`` is called in the parent
     as each cell finishes, in completion order.
     """
+    from poc.scaleout import engine
+
     results: list[CellResult | None] = [None] * len(tasks)
-    with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
+    with engine(backend, scheduler), joblib.parallel_config(backend=backend, n_jobs=n_jobs):
         parallel = joblib.Parallel(return_as="generator_unordered")
         jobs = (joblib.delayed(_indexed)(i, func, args) for i, (func, args) in enumerate(tasks))
         outputs = parallel(jobs)
@@ -484,7 +496,8 @@ def run_suite(
     wanted = {key: args[2] for key, (_, args) in zip(keys, tasks, strict=True)}
     reused = before_cells(signal_digest, wanted) if before_cells is not None else {}
     todo = [task for task, key in zip(tasks, keys, strict=True) if key not in reused]
-    computed = {(r.name, r.kind): r for r in run_cells(todo, spec.n_jobs, spec.backend, progress)}
+    ran = run_cells(todo, spec.n_jobs, spec.backend, progress, spec.scheduler)
+    computed = {(r.name, r.kind): r for r in ran}
     results = [reused.get(key) or computed[key] for key in keys]
 
     headline = next(r for r in results if r.name == headline_name and r.kind == "cell")
@@ -527,6 +540,8 @@ def check_backend(name: str) -> str:
     """Refuse an unknown joblib backend early, listing the ones available."""
     from joblib.parallel import BACKENDS
 
+    if name == "dask":  # registered when the cluster client is created (poc.scaleout)
+        return name
     if name not in BACKENDS:
         raise ConfigError(
             f"backend {name!r} is not a joblib backend; available: {sorted(BACKENDS)}"

@@ -120,6 +120,8 @@ def timestamp() -> str:
 _COMPONENT_LABELS = {
     "sharpe": "Sharpe",
     "lag_stability": "Lag stability",
+    "deflated_sharpe": "Deflated Sharpe",
+    "overfitting": "Overfitting (1 - PBO)",
     "residualization_stability": "Residualization stability",
     "baseline_uniqueness": "Baseline uniqueness",
     "cap_consistency": "Cap consistency",
@@ -290,6 +292,12 @@ def _ic_tables(ev) -> tuple[dict, dict, str]:
     return horizon, decay, note
 
 
+def _additive_drawdown(net: pd.Series) -> pd.Series:
+    """``cum - running max(cum)`` of the additive curve ``cum = net.cumsum()`` (<= 0)."""
+    cum = net.fillna(0.0).cumsum()
+    return cum - np.maximum.accumulate(np.maximum(cum, 0.0))
+
+
 def _charts(result) -> dict[str, str]:
     from poc import charts
 
@@ -304,14 +312,17 @@ def _charts(result) -> dict[str, str]:
     out = {
         "cumulative": charts.line_chart(
             curves,
-            "Cumulative net return (sum of daily returns), every cell and baseline",
+            "cum_return = sum of daily net returns (additive), every cell and baseline",
             percent=True,
             highlight=result.headline,
         )
         if curves
         else "",
+        # Drawdown of the same additive curve, in return points below its running peak:
+        # the compounded curve of a losing long-short book sits at -100% and says nothing.
         "drawdown": charts.area_chart(
-            headline.daily.set_index("date")["drawdown"], f"Drawdown ({result.headline})"
+            _additive_drawdown(headline.daily.set_index("date")["net"]),
+            f"Drawdown of cum_return below its running peak ({result.headline})",
         )
         if headline.ok
         else "",
@@ -424,6 +435,28 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
         "periods": _periods(headline),
         "notes": result.notes,
         "trust": _trust_context(result),
+        **_suite_extras(result, headline),
+    }
+
+
+def _suite_extras(result, headline) -> dict[str, Any]:
+    """The extras partial's context for the headline cell (empty when it failed)."""
+    from poc.sheet_extras import extras_context
+
+    if not headline.ok or headline.daily is None:
+        return {"extras": None}
+    daily = headline.daily.set_index("date")
+    ev = result.evaluation
+    return {
+        "extras_cell": result.headline,
+        "extras": extras_context(
+            daily["net"],
+            daily["turnover"],
+            ev.get("market_daily"),
+            compound=False,
+            ic_daily=ev.get("ic_daily"),
+            market_label="equal-weighted universe",
+        ),
     }
 
 

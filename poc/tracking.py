@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -34,6 +36,10 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 log = logging.getLogger(__name__)
 
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
+_BATCH_PARAMS = 100  # ... and of params per call
+_BATCH_TAGS = 100  # ... and of tags per call
+HISTORY_POINTS = 260  # at most this many points of a child's cum_return history
+HTTP_WORKERS = 4  # children logged concurrently against a tracking server
 _DIGEST_CHARS = 32  # MLflow caps dataset digests at 36 characters
 
 
@@ -52,23 +58,77 @@ def parent_run(
 ) -> Iterator[ParentRun]:
     """Open the suite's parent run; mark it FAILED if the body raises.
 
+    Uses an explicit :class:`MlflowClient` (no global active run), so logging
+    threads and callers' own runs are never disturbed.
+
     Parameters
     ----------
     experiment_name : str
-        Experiment to log into (ignored when attaching: ``mlflow run`` already
-        chose the experiment of the run it created).
+        Experiment to log into (created when missing; ignored when attaching:
+        ``mlflow run`` already chose the experiment of the run it created).
     run_name : str
+        The parent's name in the UI (also given to an attached run).
     attach_run_id : str, optional
         The run ``mlflow run`` created (``MLFLOW_RUN_ID``): it becomes the parent.
     """
+    from mlflow.tracking.context.registry import resolve_tags
+
+    client = MlflowClient()
     if attach_run_id:
-        active = mlflow.start_run(run_id=attach_run_id)
+        info = client.get_run(attach_run_id).info
+        if run_name:
+            client.set_tag(attach_run_id, MLFLOW_RUN_NAME, run_name)
     else:
-        mlflow.set_experiment(experiment_name)
-        active = mlflow.start_run(run_name=run_name)
-    with active as run:
-        info = run.info
-        yield ParentRun(info.run_id, info.experiment_id, info.artifact_uri)
+        experiment_id = _experiment_id(client, experiment_name)
+        info = client.create_run(experiment_id, tags=resolve_tags({}), run_name=run_name).info
+    _mark_model_training(client, info.experiment_id)
+    run = ParentRun(info.run_id, info.experiment_id, info.artifact_uri)
+    try:
+        with _quiet_urls():
+            yield run
+    except BaseException as exc:
+        # poc.lifecycle may already have ended the run (KILLED on SIGTERM, FAILED): keep
+        # that status; otherwise an interruption is KILLED and any other error FAILED.
+        try:
+            if client.get_run(run.run_id).info.status == "RUNNING":
+                killed = isinstance(exc, KeyboardInterrupt)
+                status = RunStatus.KILLED if killed else RunStatus.FAILED
+                client.set_terminated(run.run_id, RunStatus.to_string(status))
+        except Exception:  # a failing store must not hide the error that ended the run
+            log.warning("could not end run %s after an error", run.run_id)
+        raise
+    with _quiet_urls():
+        client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+
+# MLflow 3's UI opens an experiment in its GenAI view unless this tag says otherwise; the
+# "Model training" view is the one with the runs table, the chart view and Compare.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
+
+
+def _mark_model_training(client: MlflowClient, experiment_id: str) -> None:
+    experiment = client.get_experiment(experiment_id)
+    if EXPERIMENT_KIND_TAG not in experiment.tags:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    """The id of experiment ``name``, created when missing (another process may race us)."""
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            client.restore_experiment(found.experiment_id)
+        return found.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 def _finite(value) -> bool:
@@ -99,13 +159,181 @@ def log_parent(
     client = MlflowClient()
     existing = client.get_run(run.run_id).data.params
     # `mlflow run` already logged the entry point's parameters; never log them twice.
-    fresh = {k: v for k, v in (params or {}).items() if k not in existing}
+    # An empty value says nothing in the UI's columns: leave it out.
+    fresh = {k: v for k, v in (params or {}).items() if k not in existing and str(v) != ""}
     client.log_batch(
         run.run_id,
         metrics=_metrics(metrics),
         params=_params(fresh),
         tags=[RunTag(k, str(v)) for k, v in tags.items()],
     )
+
+
+def downsample_history(history: pd.Series, max_points: int = HISTORY_POINTS) -> pd.Series:
+    """The last value of each calendar period, the finest period with at most ``max_points``.
+
+    Weekly (``W``) when that fits, else month-end, quarter-end, year-end. The
+    index keeps the actual trading dates (the last finite one of each period),
+    so the curve's points are real observations, never interpolated. NaN
+    values are dropped first (a day with no position has no cumulative value).
+    """
+    clean = history.dropna()
+    if len(clean) <= max_points:
+        return clean
+    dates = pd.DatetimeIndex(clean.index)
+    for freq in ("W", "M", "Q", "Y"):
+        periods = dates.to_period(freq)
+        last = ~pd.Index(periods).duplicated(keep="last")
+        if int(last.sum()) <= max_points:
+            return clean[last]
+    step = int(np.ceil(len(clean) / max_points))  # more than 260 years: plain thinning
+    return clean.iloc[step - 1 :: step]
+
+
+@dataclass(frozen=True)
+class ChildRecord:
+    """Everything one nested child run holds; logged by :func:`log_children`.
+
+    ``history`` is a daily series indexed by date; it is downsampled (see
+    :func:`downsample_history`) and logged as the metric ``history_key`` with
+    step = trading-day number and timestamp = the date. ``error`` makes the
+    child FAILED with the error as a tag. ``artifacts`` are uploaded as one
+    call (a folder upload when there are several files).
+    """
+
+    name: str
+    params: Mapping[str, object]
+    metrics: Mapping[str, float]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    history: pd.Series | None = None
+    error: str | None = None
+    artifacts: Sequence[Path] = ()
+
+
+def _history_metrics(history: pd.Series | None, key: str) -> list[Metric]:
+    if history is None or not len(history):
+        return []
+    steps = pd.Series(np.arange(len(history)), index=history.index)  # trading-day numbers
+    thinned = downsample_history(history)
+    stamps = pd.DatetimeIndex(thinned.index).as_unit("ms").asi8
+    day = steps[~steps.index.duplicated()].reindex(thinned.index).to_numpy()
+    return [
+        Metric(key, float(v), int(ts), int(step))
+        for v, ts, step in zip(thinned.to_numpy(dtype=np.float64), stamps, day, strict=True)
+        if math.isfinite(v)
+    ]
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def _log_one(client: MlflowClient, run: ParentRun, child: ChildRecord, history_key: str) -> str:
+    """Create, fill and close one child: 3 store calls (create, one batch, terminate)."""
+    tags = {MLFLOW_PARENT_RUN_ID: run.run_id, MLFLOW_RUN_NAME: child.name, **child.tags}
+    created = client.create_run(run.experiment_id, tags=tags, run_name=child.name)
+    child_id = created.info.run_id
+    try:
+        metrics = _metrics(child.metrics) + _history_metrics(child.history, history_key)
+        params = _params(child.params)
+        extra = [RunTag("error", child.error[:5000])] if child.error else []
+        # One call when it fits in MLflow's per-call limits (always, for a suite's cell).
+        m_parts, p_parts = _chunks(metrics, _BATCH), _chunks(params, _BATCH_PARAMS)
+        for i in range(max(len(m_parts), len(p_parts))):
+            client.log_batch(
+                child_id,
+                metrics=m_parts[i] if i < len(m_parts) else [],
+                params=p_parts[i] if i < len(p_parts) else [],
+                tags=extra if i == 0 else [],
+            )
+        if child.artifacts:
+            _upload_once(client, child_id, child.artifacts)
+        status = RunStatus.FAILED if child.error else RunStatus.FINISHED
+        client.set_terminated(child_id, RunStatus.to_string(status))
+    except BaseException as exc:
+        # KeyboardInterrupt is not an Exception: an interrupted child ends KILLED, not RUNNING.
+        killed = isinstance(exc, KeyboardInterrupt)
+        status = RunStatus.KILLED if killed else RunStatus.FAILED
+        client.set_terminated(child_id, RunStatus.to_string(status))
+        raise
+    return child_id
+
+
+def _upload_once(client: MlflowClient, run_id: str, paths: Sequence[Path]) -> None:
+    paths = [Path(p) for p in paths]
+    folders = {p.parent for p in paths}
+    if len(paths) > 1 and len(folders) == 1 and set(next(iter(folders)).iterdir()) == set(paths):
+        client.log_artifacts(run_id, str(paths[0].parent))  # the folder holds exactly these
+    else:
+        for path in paths:
+            client.log_artifact(run_id, str(path))
+
+
+def _is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://", "databricks"))
+
+
+@contextmanager
+def _quiet_urls() -> Iterator[None]:
+    # MlflowClient.set_terminated prints two "View run" lines and re-reads the run from a
+    # server for each child; the variable turns both off (the suite prints one link).
+    key = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+    saved = os.environ.get(key)
+    os.environ[key] = "true"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = saved
+
+
+LogProgressFn = Callable[[int, int, str], None]
+
+
+def log_children(
+    run: ParentRun,
+    children: Sequence[ChildRecord],
+    history_key: str = "cum_return",
+    progress: LogProgressFn | None = None,
+    workers: int | None = None,
+) -> list[str]:
+    """Log nested child runs with as few store calls as possible; returns their ids in order.
+
+    Each child costs three calls: create (with its tags), one ``log_batch``
+    (params, metrics and the downsampled history) and terminate, plus one
+    artifact upload when it has files. Against a tracking server the
+    children are logged by ``workers`` threads (default :data:`HTTP_WORKERS`);
+    against a local store one at a time (SQLite serializes writers anyway).
+
+    Parameters
+    ----------
+    progress : callable, optional
+        ``progress(done, total, name)`` after each child, in completion order.
+    """
+    client = MlflowClient()
+    if workers is None:
+        workers = HTTP_WORKERS if _is_server(mlflow.get_tracking_uri()) else 1
+    ids: list[str | None] = [None] * len(children)
+    with _quiet_urls():
+        if workers <= 1:
+            for i, child in enumerate(children):
+                ids[i] = _log_one(client, run, child, history_key)
+                if progress is not None:
+                    progress(i + 1, len(children), child.name)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {
+                    pool.submit(_log_one, client, run, child, history_key): i
+                    for i, child in enumerate(children)
+                }
+                for done, future in enumerate(as_completed(futures), start=1):
+                    i = futures[future]
+                    ids[i] = future.result()
+                    if progress is not None:
+                        progress(done, len(children), children[i].name)
+    return [i for i in ids if i is not None]
 
 
 def log_child(
@@ -119,51 +347,20 @@ def log_child(
     error: str | None = None,
     artifacts: Sequence[Path] = (),
 ) -> str:
-    """One nested child run: params and metrics in one batch, history, FINISHED or FAILED.
+    """One nested child run (see :func:`log_children`); returns the child's run id.
 
     Parameters
     ----------
     history : Series, optional
-        Daily values indexed by date, logged as a metric history with step =
-        day number and timestamp = the date, so the UI can plot against time.
+        Daily values indexed by date, logged (downsampled to at most
+        :data:`HISTORY_POINTS` period-end points) as a metric history with
+        step = trading-day number and timestamp = the date.
     error : str, optional
         When given, the child ends FAILED with the error as a tag.
-
-    Returns
-    -------
-    str
-        The child's run id.
     """
-    client = MlflowClient()
-    all_tags = {MLFLOW_PARENT_RUN_ID: run.run_id, MLFLOW_RUN_NAME: name, **(tags or {})}
-    child = client.create_run(run.experiment_id, tags=all_tags, run_name=name)
-    child_id = child.info.run_id
-    try:
-        extra_tags = [RunTag("error", error[:5000])] if error else []
-        client.log_batch(
-            child_id, metrics=_metrics(metrics), params=_params(params), tags=extra_tags
-        )
-        if history is not None and len(history):
-            values = history.to_numpy(dtype=np.float64)
-            stamps = pd.DatetimeIndex(history.index).as_unit("ms").asi8.tolist()
-            points = [
-                Metric(history_key, float(v), int(ts), int(step))
-                for step, (v, ts) in enumerate(zip(values, stamps, strict=True))
-                if math.isfinite(v)
-            ]
-            for start in range(0, len(points), _BATCH):
-                client.log_batch(child_id, metrics=points[start : start + _BATCH])
-        for path in artifacts:
-            client.log_artifact(child_id, str(path))
-        status = RunStatus.FAILED if error else RunStatus.FINISHED
-        client.set_terminated(child_id, RunStatus.to_string(status))
-    except BaseException as exc:
-        # KeyboardInterrupt is not an Exception: an interrupted child ends KILLED, not RUNNING.
-        killed = isinstance(exc, KeyboardInterrupt)
-        status = RunStatus.KILLED if killed else RunStatus.FAILED
-        client.set_terminated(child_id, RunStatus.to_string(status))
-        raise
-    return child_id
+    record = ChildRecord(name, params, metrics, tags or {}, history, error, artifacts)
+    with _quiet_urls():
+        return _log_one(MlflowClient(), run, record, history_key)
 
 
 def log_dataset(
@@ -182,23 +379,19 @@ def log_dataset(
     """
     # A code source holds any locator (a snapshot folder, a file, builtin:NAME) without
     # MLflow guessing its kind; the preview's columns are strings so no schema hint fires.
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
     described = CodeDatasetSource(tags={"uri": source})
     preview = preview.astype(str)
     dataset = mlflow.data.from_pandas(
         preview, source=described, name=name, digest=digest[:_DIGEST_CHARS]
     )
-    with _activated(run):
-        mlflow.log_input(dataset, context=context, tags={"full_digest": digest})
-
-
-@contextmanager
-def _activated(run: ParentRun) -> Iterator[None]:
-    active = mlflow.active_run()
-    if active is not None and active.info.run_id == run.run_id:
-        yield
-        return
-    with mlflow.start_run(run_id=run.run_id):
-        yield
+    entry = DatasetInput(
+        dataset._to_mlflow_entity(),
+        tags=[InputTag(MLFLOW_DATASET_CONTEXT, context), InputTag("full_digest", digest)],
+    )
+    MlflowClient().log_inputs(run.run_id, datasets=[entry])
 
 
 def log_artifacts(run: ParentRun, paths: Sequence[Path]) -> None:
@@ -420,6 +613,8 @@ def prior_trials(experiment_id: str, signal_digest: str, exclude_parent: str | N
         )
         for r in page:
             if exclude_parent and r.data.tags.get(MLFLOW_PARENT_RUN_ID) == exclude_parent:
+                continue
+            if r.info.status != "FINISHED":  # killed or failed: not a completed trial
                 continue
             runs += 1
             sharpe = r.data.metrics.get("sharpe", float("nan"))

@@ -30,10 +30,10 @@ def logit_histogram(logits: np.ndarray) -> str:
     if logits.size == 0:
         return ""
     finite = logits[np.isfinite(logits)]
-    edges = np.linspace(min(-3.0, finite.min()), max(3.0, finite.max()), 13)
+    edges = np.linspace(min(-3.0, finite.min()), max(3.0, finite.max()), 9)
     counts, edges = np.histogram(finite, bins=edges)
     centres = (edges[:-1] + edges[1:]) / 2
-    labels = [f"{c:+.1f}" for c in centres]
+    labels = [f"{c:.1f}" for c in centres]
     # Bars left of zero (overfit splits) drawn negative so they take the second colour.
     shares = np.where(centres < 0, -1.0, 1.0) * counts / max(len(finite), 1)
     return charts.bar_chart(

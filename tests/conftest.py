@@ -18,6 +18,48 @@ from poc.catalog import create_snapshot, ensure_default_snapshot
 from poc.sources import synthetic_panel
 
 
+def _mlflow_state() -> tuple[dict[str, str], object]:
+    env = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    try:
+        from mlflow.tracking import fluent
+
+        return env, fluent._active_experiment_id
+    except ImportError:
+        return env, None
+
+
+def _restore_mlflow_state(state: tuple[dict[str, str], object]) -> None:
+    env, experiment_id = state
+    for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
+        if key not in env:
+            del os.environ[key]
+    os.environ.update(env)
+    try:
+        from mlflow.tracking import fluent
+
+        fluent._active_experiment_id = experiment_id
+    except ImportError:
+        pass
+
+
+# `mlflow.set_experiment` exports MLFLOW_EXPERIMENT_ID and remembers the experiment in
+# the process; left behind, a later `mlflow run` subprocess refuses ("specify only one of
+# experiment-name or experiment-id") and in-process runs land in the wrong experiment.
+# Every module and every test gets the MLflow state it started with back.
+@pytest.fixture(autouse=True, scope="module")
+def _isolate_mlflow_state_per_module():
+    state = _mlflow_state()
+    yield
+    _restore_mlflow_state(state)
+
+
+@pytest.fixture(autouse=True)
+def _isolate_mlflow_state_per_test():
+    state = _mlflow_state()
+    yield
+    _restore_mlflow_state(state)
+
+
 @pytest.fixture(scope="session")
 def bundled_store(tmp_path_factory):
     """A store holding the default real snapshot (built once per test session)."""

@@ -24,8 +24,11 @@ def mlflow_project():
 
     def run(args: list[str], env: dict[str, str]) -> tuple[str, str]:
         bin_dir = str(Path(sys.executable).parent)
+        # mlflow.set_experiment (in-process tests) exports MLFLOW_EXPERIMENT_ID; leaked into
+        # `mlflow run --experiment-name` it is refused ("Specify only one of ...").
+        leaked = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")
         full_env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k not in leaked},
             **env,
             "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
         }

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from poc.allocation_suite import allocation_spec_from_dict
+from poc.allocation.errors import AllocationError
+from poc.allocation.feasibility import check_cells_feasible
+from poc.allocation_suite import allocation_spec_from_dict, config_for
 from poc.exceptions import ConfigError
 
 pytestmark = pytest.mark.slow
@@ -107,5 +109,8 @@ def test_allocation_spec_errors_name_the_key():
         allocation_spec_from_dict({"modle": "ema"})
     with pytest.raises(ConfigError, match=r"grid\.delay: cannot read"):
         allocation_spec_from_dict({"grid": {"delay": [0.5]}})
-    with pytest.raises(ConfigError, match="max_weight"):
-        allocation_spec_from_dict({"grid": {"model": ["ema"], "max_weight": [0.1]}})
+    # Caps that cannot hold the invested fraction are refused before any cell runs, with
+    # advice the universe can meet (poc.allocation.feasibility knows the asset count).
+    spec = allocation_spec_from_dict({"grid": {"model": ["ema"], "max_weight": [0.1]}})
+    with pytest.raises(AllocationError, match=r"max_weight 0.1 x top_k 5 of 20 assets"):
+        check_cells_feasible([("base", config_for(p)) for p in spec.cells()], 20)

@@ -88,9 +88,13 @@ def test_mlflow_run_logs_parent_children_and_tearsheet(env, mlflow_project):
             "lags=0,2",
             "-P",
             "residualize=off,industry",
+            "-P",
+            "signal_name=planted_e2e",
         ],
         {},
     )
+    # The verdict lines come last, after the links.
+    assert re.search(r"VERDICT: \w+  grade [A-F].*\Z", out.strip().split("tear sheet: ")[-1], re.S)
     assert re.search(r"VERDICT: (GREEN|YELLOW|RED)  grade [A-F]", out)
     assert "tear sheet: " in out
 
@@ -100,14 +104,22 @@ def test_mlflow_run_logs_parent_children_and_tearsheet(env, mlflow_project):
     tags = parent.data.tags
     for key in ("signal_name", "snapshot_id", "snapshot_digest", "verdict", "grade"):
         assert tags[key], key
-    assert tags["snapshot_id"] == SNAPSHOT and tags["signal_name"] == "planted"
+    assert tags["snapshot_id"] == SNAPSHOT and tags["signal_name"] == "planted_e2e"
+    # Named from spec and signal; only given parameters and resolved values, never ''.
+    assert tags["mlflow.runName"] == "e2e-mlflow-run · planted_e2e"
+    params = parent.data.params
+    assert "" not in params.values(), params
+    assert params["signal_name"] == "planted_e2e" and params["lags"] == "0,2"
+    assert params["grid.lag"] == "0,2" and params["grid.residualize"] == "off,industry"
+    assert parent.data.metrics["score"] == parent.data.metrics["composite_score"]
+    assert parent.data.metrics["verdict_level"] == RANK[tags["verdict"]]
     for key in ("best_sharpe", "composite_score", "h1_ic_mean", "h1_ic_t", "h5_ic_mean"):
         assert key in parent.data.metrics, key
     artifacts = {a.path for a in client.list_artifacts(run_id)}
     assert {"tearsheet.html", "summary.csv", "daily.parquet", "config.json"} <= artifacts
     inputs = {d.dataset.name: d.dataset.digest for d in parent.inputs.dataset_inputs}
     assert inputs[SNAPSHOT] == tags["snapshot_digest"][:32]
-    assert inputs["planted"] == tags["signal_digest"][:32]
+    assert inputs["planted_e2e"] == tags["signal_digest"][:32]
 
     children = client.search_runs(
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'"
@@ -120,8 +132,10 @@ def test_mlflow_run_logs_parent_children_and_tearsheet(env, mlflow_project):
         assert {"lag", "residualize", "fractile"} <= set(child.data.params)
         assert "sharpe" in child.data.metrics and "turnover" in child.data.metrics
         history = client.get_metric_history(child.info.run_id, "cum_return")
-        # Baselines start later (momentum needs a year of prices) than the planted signal.
-        assert len(history) > (300 if child.data.tags["kind"] == "cell" else 100)
+        # Weekly points (<= 260); baselines start later (momentum needs a year of prices).
+        assert (60 if child.data.tags["kind"] == "cell" else 20) < len(history) <= 260
+        steps = [p.step for p in history]
+        assert steps == sorted(steps) and len(set(steps)) == len(steps)
 
     local = Path(client.download_artifacts(run_id, "tearsheet.html", str(env["root"])))
     html = local.read_text()
@@ -134,6 +148,13 @@ def test_mlflow_run_logs_parent_children_and_tearsheet(env, mlflow_project):
     assert html.count("<svg") >= 4
     summary = pd.read_csv(client.download_artifacts(run_id, "summary.csv", str(env["root"])))
     assert len(summary) == 7 and summary["headline"].sum() == 1
+    # The full daily returns live once in the parent; the metric is their weekly sample.
+    daily = pd.read_parquet(client.download_artifacts(run_id, "daily.parquet", str(env["root"])))
+    one = children[0]
+    rows = daily[daily["name"] == one.data.tags["mlflow.runName"].removeprefix("baseline:")]
+    cum = rows.set_index("date")["net"].cumsum()
+    last = client.get_metric_history(one.info.run_id, "cum_return")[-1]
+    assert last.value == pytest.approx(cum.iloc[-1], rel=1e-12, abs=1e-15)
 
 
 def test_planted_signal_beats_noise(env):

@@ -25,6 +25,10 @@ def env(tmp_path_factory):
         # A sqlite store puts artifacts under ./mlruns of the working directory: keep it in tmp.
         patch.chdir(root)
         patch.setenv("MLFLOW_TRACKING_URI", uri)
+        # mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID: setenv records its absence so
+        # the context restores it (removes it) afterwards.
+        patch.setenv("MLFLOW_EXPERIMENT_ID", "")
+        patch.delenv("MLFLOW_EXPERIMENT_ID")
         mlflow.set_tracking_uri(uri)
         yield {"snapshot": open_snapshot(root / "snapshots", "tiny"), "uri": uri}
     mlflow.set_tracking_uri(None)

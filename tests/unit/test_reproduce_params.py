@@ -29,12 +29,16 @@ def _param_keys(command: str) -> tuple[str, list[str]]:
 def _check(command: str) -> None:
     entry_name, keys = _param_keys(command)
     entry = _entry(entry_name)
-    assert set(keys) <= set(entry["parameters"]), set(keys) - set(entry["parameters"])
-    # Every parameter is passed on by the entry's command line, and the CLI parses it.
-    rendered = entry["command"].format(**{k: "1" for k in entry["parameters"]})
+    declared = set(entry["parameters"])
+    rendered = entry["command"].format(**{k: "1" for k in declared})
     argv = shlex.split(rendered)[3:]  # drop "python -m poc"
-    for key in entry["parameters"]:
+    for key in declared:
         assert f"{{{key}}}" in entry["command"], key
+    # Undeclared `-P key=value` are appended by `mlflow run` as `--key value` (and logged
+    # only when given, never as ''): the CLI must accept each of them in that spelling.
+    for key in keys:
+        if key not in declared:
+            argv += [f"--{key}", "1"]
     build_parser().parse_args(argv)
 
 

@@ -41,6 +41,9 @@ def test_parent_child_history_and_failure(store, tmp_path):
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["verdict"] == "green"
     assert parent.data.metrics["composite_score"] == 70.0
+    # The UI opens the experiment in its "Model training" view (runs table, charts).
+    kind = client.get_experiment(run.experiment_id).tags["mlflow.experimentKind"]
+    assert kind == "custom_model_development"
     child = client.get_run(ok)
     assert child.data.tags["mlflow.parentRunId"] == run.run_id
     assert child.data.params == {"lag": "0"}
@@ -89,3 +92,40 @@ def test_link_is_ui_address_for_http_server(store, monkeypatch):
         f"http://mlflow.example:5000/#/experiments/{experiment_id}/runs/{run.run_id}"
         "/artifacts/tearsheet.html"
     )
+
+
+def test_downsample_history_keeps_period_ends_and_caps_points():
+    dates = pd.bdate_range("1990-01-01", "2022-12-30")
+    history = pd.Series(np.arange(len(dates), dtype=float), index=dates)
+    short = tracking.downsample_history(history.iloc[:300])
+    # 300 business days fit in 260 weekly points: the last day of each week, real dates.
+    assert len(short) <= 260 and short.index[-1] == dates[299]
+    assert (short.index.to_period("W").value_counts() == 1).all()
+    long = tracking.downsample_history(history)
+    assert len(long) <= 260 and long.index[-1] == dates[-1]
+    # 33 years: months do not fit (396), quarters do; each point is a quarter's last day.
+    assert (long.index.to_period("Q").value_counts() == 1).all()
+    assert long.to_numpy().tolist() == history[long.index].tolist()
+
+
+def test_log_children_one_batch_each_in_order(store):
+    history = pd.Series(np.linspace(0, 0.5, 600), index=pd.bdate_range("2020-01-01", periods=600))
+    seen = []
+    with tracking.parent_run("exp-e", "suite") as run:
+        children = [
+            tracking.ChildRecord(f"lag={i}", {"lag": i}, {"sharpe": float(i)}, history=history)
+            for i in range(3)
+        ]
+        ids = tracking.log_children(
+            run, children, progress=lambda d, t, n: seen.append((d, t, n)), workers=2
+        )
+    client = MlflowClient()
+    assert [client.get_run(i).data.tags["mlflow.runName"] for i in ids] == [
+        "lag=0",
+        "lag=1",
+        "lag=2",
+    ]
+    points = client.get_metric_history(ids[1], "cum_return")
+    assert len(points) <= 260 and points[-1].value == pytest.approx(0.5)
+    assert points[-1].step == 599  # step = trading-day number in the full daily series
+    assert sorted(d for d, _, _ in seen) == [1, 2, 3] and {t for _, t, _ in seen} == {3}

@@ -166,3 +166,14 @@ def test_spanning_regression_recovers_alpha(rng):
     spanned = trust.spanning_regression(0.5 * b1 + rng.standard_normal(n) * 0.005, {"mom": b1})
     assert abs(spanned.alpha_t) < 4
     assert math.isnan(trust.spanning_regression(y[:3], {"mom": b1[:3]}).alpha)
+
+
+def test_logit_histogram_and_missing_report():
+    from types import SimpleNamespace
+
+    from poc.trust_sheet import logit_histogram, trust_context
+
+    svg = logit_histogram(np.array([-1.0, -0.5, 0.5, 1.0, 2.0]))
+    assert svg.startswith('<svg class="chart"') and "overfit" in svg
+    assert logit_histogram(np.array([])) == ""
+    assert trust_context(SimpleNamespace(trust=None)) is None
