@@ -552,7 +552,10 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _overlay_command(spec, snapshot_id: str, oos_start: str | None) -> str:
+def _overlay_command(
+    spec, snapshot_id: str, oos_start: str | None, overlay: str | None = None
+) -> str:
+    """The `mlflow run -e overlays` command that reruns this suite, overrides included."""
     import shlex
 
     parts = ["mlflow", "run", ".", "-e", "overlays", "--env-manager", "local"]
@@ -561,6 +564,8 @@ def _overlay_command(spec, snapshot_id: str, oos_start: str | None) -> str:
     parts += ["-P", f"snapshot={snapshot_id}"]
     if oos_start:
         parts += ["-P", f"oos_start={oos_start}"]
+    if overlay:
+        parts += ["-P", f"overlay={overlay}"]
     return shlex.join(parts)
 
 
@@ -584,7 +589,7 @@ def _cmd_overlays(args: argparse.Namespace) -> int:
     outcome = log_overlay_suite(
         result,
         snapshot,
-        command=_overlay_command(spec, snapshot.snapshot_id, args.oos_start),
+        command=_overlay_command(spec, snapshot.snapshot_id, args.oos_start, args.overlay),
         git_commit=_git_commit(),
         attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
     )
@@ -930,7 +935,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     over.add_argument("--experiment", default="experiments/overlays.yaml")
     over.add_argument("--snapshot", default=None, help="snapshot id (default: the spec's)")
-    over.add_argument("--oos-start", dest="oos_start", default=None, help="date or fraction")
+    over.add_argument(
+        "--oos-start", "--oos_start", dest="oos_start", default=None, help="date or fraction"
+    )
     over.add_argument("--overlay", default=None, help="comma-separated overlays (grid axis)")
     _add_store(over)
     over.set_defaults(func=_cmd_overlays)
@@ -1013,11 +1020,17 @@ def _portfolio_command(spec, snapshot_id: str) -> str:
     if spec.source_path:
         parts += ["-P", f"experiment={spec.source_path}"]
     parts += ["-P", f"signal={spec.signal}", "-P", f"snapshot={snapshot_id}"]
-    for axis in ("hold_days", "gate", "gate_percentile", "max_positions", "risk_per_trade"):
+    # Every axis with its resolved values, so a command-line override is reproduced too.
+    for axis in _PORTFOLIO_GRID:
         if axis in spec.grid:
-            parts += ["-P", f"{axis}={','.join(str(v).lower() for v in spec.grid[axis])}"]
-    if "stop_multiple" in spec.grid:
-        parts += ["-P", f"stop_multiple={','.join(str(v) for v in spec.grid['stop_multiple'])}"]
+            values = ",".join(
+                str(v).lower() if isinstance(v, bool) else str(v) for v in spec.grid[axis]
+            )
+            parts += ["-P", f"{axis}={values}"]
+    for key in ("start", "end", "seed"):
+        value = getattr(spec, key, None)
+        if value not in (None, ""):
+            parts += ["-P", f"{key}={value}"]
     parts += ["-P", f"n_control={spec.n_control}"]
     return shlex.join(parts)
 
@@ -1085,12 +1098,18 @@ def _register_portfolio(commands: argparse._SubParsersAction) -> None:
         "(MLproject entry point `portfolio`)",
     )
     folio.add_argument("--experiment", default="experiments/portfolio.yaml")
+    # Both spellings: `mlflow run -P hold_days=21` appends `--hold_days 21`.
     for key in _PORTFOLIO_GRID:
         folio.add_argument(
-            f"--{key.replace('_', '-')}", dest=key, default=None, help="comma-separated grid values"
+            *dict.fromkeys([f"--{key.replace('_', '-')}", f"--{key}"]),
+            dest=key,
+            default=None,
+            help="comma-separated grid values",
         )
     for key in _PORTFOLIO_SETTINGS:
-        folio.add_argument(f"--{key.replace('_', '-')}", dest=key, default=None)
+        folio.add_argument(
+            *dict.fromkeys([f"--{key.replace('_', '-')}", f"--{key}"]), dest=key, default=None
+        )
     _add_store(folio)
     folio.set_defaults(func=_cmd_portfolio)
 

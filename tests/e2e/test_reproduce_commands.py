@@ -1,9 +1,10 @@
-"""Printed reproduce commands reproduce: the `mlflow run` command logged with a signal suite
-and with an allocation suite is executed as printed and gives the same metrics.
+"""Printed reproduce commands reproduce: the `mlflow run` command logged with a signal
+suite, an allocation suite, an overlay suite and a portfolio suite is executed as printed
+and gives the same metrics.
 
 One small suite each (one or two cells on tiny synthetic snapshots) and one `mlflow run`
 each: the allocation command carries ``-P slippage_bps``, which the `allocate` entry
-once lacked.
+once lacked; the overlay and portfolio commands carry command-line overrides.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def _same_metrics(a: str, b: str) -> None:
     first, second = (client.get_run(r).data.metrics for r in (a, b))
     first = {k: v for k, v in first.items() if "seconds" not in k and k not in TRIAL_DEPENDENT}
     second = {k: v for k, v in second.items() if "seconds" not in k and k not in TRIAL_DEPENDENT}
+    assert first, f"run {a} logged no metrics to compare"
     assert first.keys() == second.keys()
     differ = {
         key: (value, second[key])
@@ -160,3 +162,42 @@ def test_allocation_reproduce_command_with_slippage_runs_and_matches(env):
     assert MlflowClient().get_run(again).data.metrics["headline_sharpe"] == pytest.approx(
         MlflowClient().get_run(original).data.metrics["headline_sharpe"]
     )
+
+
+def test_overlay_reproduce_command_carries_the_overrides_and_matches(env):
+    spec = env["root"] / "overlays.yaml"
+    spec.write_text(
+        f"name: repro-overlays\nsnapshot: {ALLOCATION_SNAPSHOT}\nstart: '2012-01-01'\n"
+        "grid:\n  model: [ema]\n  max_weight: [0.4]\n  delay: [1]\n"
+        "  overlay: [none, 'ddcontrol:0.10:0.5']\n"
+    )
+    original = _run_in_process(
+        [
+            "overlays",
+            "--experiment",
+            str(spec),
+            "--overlay",
+            "none,voltarget:0.10:63",
+            "--oos-start",
+            "0.5",
+        ]
+    )
+    command = _logged_command(original, env["root"])
+    assert "-P overlay=none,voltarget:0.10:63" in command and "-P oos_start=0.5" in command
+    again = _execute(command, env)
+    _same_metrics(original, again)
+
+
+def test_portfolio_reproduce_command_carries_the_overrides_and_matches(env):
+    spec = env["root"] / "portfolio.yaml"
+    spec.write_text(
+        f"name: repro-portfolio\nsnapshot: {SIGNAL_SNAPSHOT}\nsignal: builtin:planted\n"
+        "n_control: 1\ngrid:\n  hold_days: [10]\n  max_positions: [5]\n"
+    )
+    original = _run_in_process(
+        ["portfolio", "--experiment", str(spec), "--hold-days", "5", "--max-weight", "0.3"]
+    )
+    command = _logged_command(original, env["root"])
+    assert "-P hold_days=5" in command and "-P max_weight=0.3" in command
+    again = _execute(command, env)
+    _same_metrics(original, again)

@@ -71,3 +71,32 @@ def test_allocation_command_uses_only_allocate_parameters():
     command = _allocation_command(spec, "sp500-v1")
     assert "-P slippage_bps=0.0,2.0" in command and "-P max_cells=20" in command
     _check(command)
+
+
+def test_overlay_command_carries_its_overrides():
+    from poc.cli import _overlay_command
+    from poc.overlay_suite import load_overlay_spec
+
+    spec = load_overlay_spec(ROOT / "experiments" / "overlays.yaml")
+    command = _overlay_command(spec, "sp500-v1", "2015-01-01", "none,trend:200")
+    assert "-P oos_start=2015-01-01" in command and "-P overlay=none,trend:200" in command
+    _check(command)
+
+
+def test_portfolio_command_carries_every_axis_and_the_dates():
+    from poc.cli import _portfolio_command
+    from poc.portfolio.suite import portfolio_spec_from_dict
+
+    spec = portfolio_spec_from_dict(
+        {
+            "signal": "builtin:momentum_12_1",
+            "start": "2016-01-01",
+            "n_control": 1,
+            "grid": {"hold_days": [21], "gate": [True, False], "max_weight": [0.2]},
+        },
+        source_path="experiments/portfolio.yaml",
+    )
+    command = _portfolio_command(spec, "sp500-v1")
+    assert "-P start=2016-01-01" in command and "-P max_weight=0.2" in command
+    assert "-P gate=true,false" in command
+    _check(command)
