@@ -222,6 +222,7 @@ def _trust_and_verdict(result) -> dict[str, Any]:
             "grade": v.grade,
             "score": fmt_num(v.score, 1),
             "reasons": v.reasons,
+            "passed": list(getattr(v, "passed", [])),
             "headline_cell": result.headline,
             "warnings": list(v.warnings),
             "caveats": list(v.caveats),

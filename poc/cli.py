@@ -316,8 +316,9 @@ def _print_verdict(outcome) -> None:
             f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  "
             f"score {outcome.score:.1f}/100"
         )
+    passed = set(getattr(outcome.result.verdict, "passed", []))
     for reason in outcome.result.verdict.reasons:
-        print(f"  - {reason}")
+        print(f"  {'+' if reason in passed else '-'} {reason}")  # + passed, - an issue
 
 
 RESULTS_ENV = "POC_RESULTS_DIR"

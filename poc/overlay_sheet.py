@@ -258,6 +258,7 @@ def overlay_context(result, run: dict[str, str]) -> dict[str, Any]:
             "grade": v.grade,
             "score": fmt_num(v.score, 1),
             "reasons": v.reasons,
+            "passed": list(getattr(v, "passed", [])),
             "headline_cell": result.headline,
             "basis": "out-of-sample Sharpe from " + result.oos_start
             if result.oos_start

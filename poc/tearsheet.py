@@ -389,6 +389,7 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
             "grade": v.grade,
             "score": fmt_num(v.score, 1),
             "reasons": v.reasons,
+            "passed": list(getattr(v, "passed", [])),
             "headline_cell": result.headline,
             "warnings": list(getattr(v, "warnings", [])),
             "caveats": list(getattr(v, "caveats", [])),

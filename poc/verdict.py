@@ -132,6 +132,7 @@ class Verdict:
     warnings: list[str] = field(default_factory=list)  # shown at the top of the sheet
     uncapped_score: float | None = None  # the weighted score before any cap
     caveats: list[str] = field(default_factory=list)  # true of the data, not of the signal
+    passed: list[str] = field(default_factory=list)  # the reasons that are checks passed
 
     def normalized_weight(self, name: str) -> float:
         """The weight component ``name`` carried after renormalization (0 when left out)."""
@@ -455,4 +456,14 @@ def compute_verdict(inputs: VerdictInputs) -> Verdict:
         reasons.append(f"score capped at {score:.1f} (weighted {raw_score:.1f}) by the above")
     if left_out:
         reasons.append("score renormalized without: " + ", ".join(c.name for c in left_out))
-    return Verdict(color_of(grade), grade, score, reasons, components, warnings, raw_score, caveats)
+    return Verdict(
+        color_of(grade),
+        grade,
+        score,
+        reasons,
+        components,
+        warnings,
+        raw_score,
+        caveats,
+        passed=list(passed),
+    )

@@ -140,6 +140,9 @@ def test_mlflow_run_logs_parent_children_and_tearsheet(env, mlflow_project):
     local = Path(client.download_artifacts(run_id, "tearsheet.html", str(env["root"])))
     html = local.read_text()
     assert f'class="verdict {tags["verdict"]}"' in html
+    # Each reason is marked: a check passed, or an issue (a tick or a cross on the sheet).
+    marked = html.count('<li class="pass">') + html.count('<li class="issue">')
+    assert marked >= 3 and '<ul class="reasons">' in html
     for section in SECTIONS:
         assert f'id="{section}"' in html, section
     # Self-contained: nothing is fetched (SVG namespace declarations are names, not fetches).

@@ -223,3 +223,14 @@ def test_survivorship_is_a_caveat_not_a_grade():
     v = compute_verdict(VerdictInputs(**{**FULL, "survivorship": True}))
     assert v.score == base.score and v.color == base.color
     assert "survivors" in v.caveats[0]
+
+
+def test_passed_checks_are_told_apart_from_issues():
+    good = compute_verdict(VerdictInputs(**FULL))
+    assert good.passed and set(good.passed) <= set(good.reasons)
+    assert any(r.startswith("deflated Sharpe 0.970 >= ") for r in good.passed)
+    bad = compute_verdict(VerdictInputs(**{**FULL, "sharpe": 0.2, "dsr": 0.1}))
+    issues = [r for r in bad.reasons if r not in bad.passed]
+    assert any("deflated Sharpe" in r for r in issues)
+    assert not any("deflated Sharpe" in r for r in bad.passed)
+
