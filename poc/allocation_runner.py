@@ -139,8 +139,8 @@ def _finish_allocation(
             "n_failed": float(sum(not c.ok for c in result.cells)),
             "suite_seconds": result.seconds,
             **(result.trust.metrics() if getattr(result, "trust", None) else {}),
+            # `score` and `verdict_level` as on signal suites: one column sorts both kinds.
             **(
-                # `score` and `verdict_level` as on signal suites: one column sorts both kinds.
                 {
                     "composite_score": result.verdict.score,
                     "score": result.verdict.score,

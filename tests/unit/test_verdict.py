@@ -233,4 +233,3 @@ def test_passed_checks_are_told_apart_from_issues():
     issues = [r for r in bad.reasons if r not in bad.passed]
     assert any("deflated Sharpe" in r for r in issues)
     assert not any("deflated Sharpe" in r for r in bad.passed)
-
