@@ -38,6 +38,7 @@ from poc.experiment import (
     read_spec_file,
 )
 from poc.metrics import drawdown_series
+from poc.oos import parse_oos_start, resolve_split, with_split
 from poc.suite import CellResult, ProgressFn, cell_name, run_cells
 
 CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(AllocationConfig)}
@@ -52,6 +53,7 @@ TOP_LEVEL_KEYS = {
     "grid",
     "headline",
     "max_cells",
+    "oos_start",
 }
 DEFAULT_GRID: dict[str, list[Any]] = {"model": ["ema", "regime", "hrp"]}
 
@@ -71,6 +73,7 @@ class AllocationSpec(GridCells):
     headline: dict[str, Any] = field(default_factory=dict)
     source_path: str | None = None
     max_cells: int = DEFAULT_MAX_CELLS
+    oos_start: str | float | None = None  # IS/OOS split: ISO date or fraction (poc.oos)
 
 
 def _typed(axis: str, value: Any) -> Any:
@@ -142,6 +145,7 @@ def allocation_spec_from_dict(
         headline=headline,
         source_path=source_path,
         max_cells=max_cells,
+        oos_start=parse_oos_start(raw.get("oos_start")),
     )
     for params in spec.cells():
         config_for(params)  # every cell must be a valid config before anything runs
@@ -169,6 +173,7 @@ def apply_allocation_overrides(
         "grid": dict(spec.grid),
         "headline": dict(spec.headline),
         "max_cells": spec.max_cells,
+        "oos_start": spec.oos_start,
     }
     for key, value in overrides.items():
         if value is None or str(value).strip() == "":
@@ -176,7 +181,7 @@ def apply_allocation_overrides(
         if key in CONFIG_FIELDS:
             raw["grid"][key] = [v.strip() for v in str(value).split(",") if v.strip()]
             raw["headline"].pop(key, None)
-        elif key in ("snapshot", "start", "end", "backend", "n_jobs", "max_cells"):
+        elif key in ("snapshot", "start", "end", "backend", "n_jobs", "max_cells", "oos_start"):
             raw[key] = value
         else:
             raise ConfigError(f"unknown override {key!r}")
@@ -247,8 +252,12 @@ def run_allocation_cell(
     sectors: dict[str, str],
     params: dict[str, Any],
     name: str,
+    oos_date: str | None = None,
 ) -> CellResult:
-    """One allocation backtest; never raises (a failure is a FAILED result)."""
+    """One allocation backtest; never raises (a failure is a FAILED result).
+
+    With ``oos_date`` its metrics gain ``is_*``/``oos_*`` (:func:`poc.oos.with_split`).
+    """
     started = time.perf_counter()
     try:
         config = config_for(params)
@@ -274,7 +283,7 @@ def run_allocation_cell(
             "weights": result.weights,
             "turnover": result.execution.turnover,  # daily, for the sheet's turnover chart
         }
-        return CellResult(
+        cell = CellResult(
             name=name,
             kind="cell",
             params=params,
@@ -284,6 +293,7 @@ def run_allocation_cell(
             tables=tables,
             seconds=time.perf_counter() - started,
         )
+        return with_split(cell, oos_date)
     except Exception as exc:
         return CellResult(
             name=name,
@@ -310,6 +320,7 @@ class AllocationSuiteResult:
     seconds: float
     trust: Any = None  # poc.trust_suite.TrustReport on active returns
     verdict: Any = None  # poc.verdict.Verdict on active returns (docs/verdict.md)
+    oos_start: str | None = None  # first out-of-sample date when the spec splits IS/OOS
 
     def cell(self, name: str) -> CellResult:
         return next(c for c in self.cells if c.name == name)
@@ -343,6 +354,8 @@ def run_allocation_suite(
             f"only {len(prices)} trading days between start and end; allocation models need "
             "at least 300 (a year of history plus a test window)"
         )
+    # IS/OOS split (spec oos_start): checked on the suite's dates before any cell runs.
+    oos_date = resolve_split(prices.index, spec.oos_start)
     sectors = allocation_sectors(snapshot)
     varying = [axis for axis, values in spec.grid.items() if len(values) > 1]
     cells = [(cell_name(params, varying), params) for params in spec.cells()]
@@ -350,14 +363,15 @@ def run_allocation_suite(
     check_cells_feasible(((name, config_for(p)) for name, p in cells), prices.shape[1])
     headline = next(name for name, params in cells if params == spec.headline_cell())
     tasks = [
-        (run_allocation_cell, (prices, benchmark, sectors, params, name)) for name, params in cells
+        (run_allocation_cell, (prices, benchmark, sectors, params, name, oos_date))
+        for name, params in cells
     ]
     # A resumed suite hands back the cells an earlier run finished (poc.resume).
     wanted = {(name, "cell"): params for name, params in cells}
     reused = before_cells(headline, wanted) if before_cells is not None else {}
     todo = [task for task, key in zip(tasks, wanted, strict=True) if key not in reused]
     computed = {r.name: r for r in run_cells(todo, spec.n_jobs, spec.backend, progress)}
-    results = [reused.get(key) or computed[key[0]] for key in wanted]
+    results = [with_split(reused.get(key) or computed[key[0]], oos_date) for key in wanted]
     notes = [f"cell {r.name!r} FAILED: {r.error}" for r in results if not r.ok]
     result = AllocationSuiteResult(
         spec=spec,
@@ -369,6 +383,7 @@ def run_allocation_suite(
         headline=headline,
         notes=notes,
         seconds=time.perf_counter() - started,
+        oos_start=oos_date,
     )
     from poc.trust_suite import allocation_trust, survivorship_biased
 
