@@ -406,7 +406,7 @@ def judge(
     """The trust report, the verdict inputs and the verdict of a computed suite.
 
     With an IS/OOS split (``oos_date``) the verdict's Sharpe is the headline's
-    out-of-sample Sharpe (docs/conventions.md, IS/OOS).
+    out-of-sample Sharpe (docs/conventions.md, IS/OOS split).
     """
     report = trust_report(results, headline, base, grid, evaluation_)
     inputs = replace(
