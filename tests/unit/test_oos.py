@@ -137,3 +137,27 @@ def test_signal_suite_logs_oos_metrics_and_grades_the_oos_sharpe(
     assert not any(k.startswith("oos_") for k in head.metrics)
     assert plain.verdict_inputs.sharpe == head.metrics["sharpe"]
     assert 'id="isoos"' not in render("suite.html.j2", suite_context(plain, {"run_id": "x"}))
+
+
+def test_allocation_suite_splits_cells_and_grades_the_active_oos_sharpe(bundled_snapshot):
+    from poc.allocation_sheet import allocation_context
+    from poc.allocation_suite import run_allocation_suite
+    from poc.tearsheet import render
+
+    raw = {"name": "oos", "grid": {"model": ["ema"]}}
+    with pytest.raises(ConfigError, match="outside the data"):
+        run_allocation_suite(
+            allocation_spec_from_dict({**raw, "oos_start": "1980-01-01"}), bundled_snapshot
+        )
+    result = run_allocation_suite(
+        allocation_spec_from_dict({**raw, "oos_start": "2015-01-01"}), bundled_snapshot
+    )
+    cell = result.cell(result.headline)
+    assert result.oos_start == "2015-01-02"  # the first trading day of 2015
+    assert cell.metrics["is_days"] + cell.metrics["oos_days"] == cell.daily["net"].notna().sum()
+    daily = cell.daily.set_index("date")
+    active = split_metrics(daily["net"] - daily["benchmark"], result.oos_start)["oos_sharpe"]
+    sharpe = next(c for c in result.verdict.components if c.name == "sharpe")
+    assert sharpe.detail == f"Sharpe {active:.2f} (2.0 scores 100)"
+    html = render("allocation.html.j2", allocation_context(result, {"run_id": "x"}))
+    assert 'id="isoos"' in html and "active return over the benchmark" in html
