@@ -25,7 +25,7 @@ from poc.allocation.feasibility import check_cells_feasible
 from poc.allocation.inputs import allocation_inputs, allocation_sectors
 from poc.allocation.runner import AllocationConfig, fit_model, model_key, run_allocation
 from poc.catalog import Snapshot
-from poc.exceptions import ConfigError
+from poc.exceptions import ConfigError, NoTradesError
 from poc.experiment import (
     DEFAULT_MAX_CELLS,
     GridCells,
@@ -246,6 +246,32 @@ def fitted_model(prices, benchmark, sectors, config: AllocationConfig):
     return _FITTED[key]
 
 
+def allocation_no_trades_reason(
+    daily: pd.DataFrame, n_trades: int, params: dict, n_days: int
+) -> str:
+    """Why an allocation cell never held a position, or ``""`` when it traded.
+
+    Such a cell has only NaN performance; grading it would score the suite on
+    everything but performance, so it is FAILED (as signal cells are, see
+    :func:`poc.suite.no_trades_reason`).
+    """
+    invested = daily["invested"].to_numpy(dtype=float) if len(daily) else np.zeros(0)
+    if n_trades > 0 and np.nanmax(np.abs(invested), initial=0.0) > 0:
+        return ""
+    days = n_days  # trading days of the data (the daily table may be empty)
+    delay = int(params.get("delay", 0) or 0)
+    if delay >= days:
+        return (
+            f"never traded: delay {delay} pushes every target past the end of the data "
+            f"({days:,} days); use a smaller delay"
+        )
+    return (
+        f"never traded: no target was executed and no position held on any of {days:,} days "
+        f"(model {params.get('model')}); check the warm-up windows (slow_span, lookback, "
+        "momentum_window) against the data's length, delay and invested"
+    )
+
+
 def run_allocation_cell(
     prices: pd.DataFrame,
     benchmark: pd.Series,
@@ -256,6 +282,9 @@ def run_allocation_cell(
 ) -> CellResult:
     """One allocation backtest; never raises (a failure is a FAILED result).
 
+    A cell that never held a position is FAILED with a :class:`NoTradesError`
+    message (:func:`allocation_no_trades_reason`).
+
     With ``oos_date`` its metrics gain ``is_*``/``oos_*`` (:func:`poc.oos.with_split`).
     """
     started = time.perf_counter()
@@ -264,6 +293,11 @@ def run_allocation_cell(
         model = fitted_model(prices, benchmark, sectors, config)
         result = run_allocation(prices, benchmark, config, sectors=sectors, fitted=model)
         daily = _daily_table(result)
+        reason = allocation_no_trades_reason(
+            daily, len(result.execution.trades), params, len(prices)
+        )
+        if reason:
+            raise NoTradesError(reason)
         metrics = dict(result.metrics)
         metrics.update(
             net_return_sum=float(daily["net"].sum()),
