@@ -23,6 +23,7 @@ from poc.catalog import Snapshot
 from poc.exceptions import PocError
 from poc.runner import (
     ALLOCATION_CUM_RETURN_DEFINITION,
+    VERDICT_LEVELS,
     ChildLogger,
     Notify,
     RunOutcome,
@@ -139,7 +140,12 @@ def _finish_allocation(
             "suite_seconds": result.seconds,
             **(result.trust.metrics() if getattr(result, "trust", None) else {}),
             **(
-                {"composite_score": result.verdict.score}
+                # `score` and `verdict_level` as on signal suites: one column sorts both kinds.
+                {
+                    "composite_score": result.verdict.score,
+                    "score": result.verdict.score,
+                    "verdict_level": float(VERDICT_LEVELS.get(result.verdict.color, np.nan)),
+                }
                 if getattr(result, "verdict", None) and result.verdict.score is not None
                 else {}
             ),

@@ -207,6 +207,7 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
                 "benchmark": cell.daily.set_index("date")["benchmark"],
             },
             primary_label=f"{result.headline}, net",
+            heatmap=False,  # the extras section draws the monthly heatmap
         ),
         regime_note="Regimes of the benchmark, each dated by the close whose data it uses "
         "(trend up, trend down, compression, breaking volatility, choppy); see "

@@ -212,8 +212,10 @@ def bar_chart(
         ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
         ax.set_ylabel(ylabel)
         if percent:
-            fmt = matplotlib.ticker.PercentFormatter(1.0, decimals=2)
-            (ax.xaxis if horizontal else ax.yaxis).set_major_formatter(fmt)
+            axis = ax.xaxis if horizontal else ax.yaxis
+            # Few, short labels: a long value axis of "-10.00%0.00%10.00%" runs together.
+            axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))
+            axis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=None))
         return _to_svg(fig)
 
 

@@ -56,7 +56,10 @@ def _monthly(returns: pd.Series) -> tuple[dict, pd.DataFrame]:
 
 
 def periods_section(
-    streams: dict[str, pd.Series], oos_start=None, primary_label: str | None = None
+    streams: dict[str, pd.Series],
+    oos_start=None,
+    primary_label: str | None = None,
+    heatmap: bool = True,
 ) -> dict[str, Any]:
     """Context of the periods partial.
 
@@ -69,6 +72,9 @@ def periods_section(
         Marks annual rows IS / OOS (see :func:`poc.periods.resolve_oos_start`).
     primary_label : str, optional
         How the sheet names the primary stream (defaults to its label).
+    heatmap : bool
+        Draw the monthly heatmap; sheets that already show one (the extras section
+        of the signal and allocation sheets) pass False so a month has one colour.
     """
     streams = {k: v.sort_index() for k, v in streams.items()}
     label, primary = next(iter(streams.items()))
@@ -80,8 +86,10 @@ def periods_section(
             f"Monthly returns ({primary_label or label})",
             size=(8.0, max(2.0, 0.22 * len(frame) + 1.0)),
             cmap="RdYlGn",
+            symmetric=True,  # a losing month is never green
+            percent=True,
         )
-        if len(frame)
+        if heatmap and len(frame)
         else ""
     )
     return {

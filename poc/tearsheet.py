@@ -483,4 +483,4 @@ def _periods(headline) -> dict[str, Any] | None:
     from poc.periods_sheet import periods_section
 
     net = headline.daily.set_index("date")["net"]
-    return periods_section({"net": net}, primary_label=f"{headline.name}, net")
+    return periods_section({"net": net}, primary_label=f"{headline.name}, net", heatmap=False)

@@ -74,18 +74,27 @@ class TrustReport:
             "trust_sharpe_variance": self.sharpe_variance,
             "trust_sharpe_variance_used": self.sharpe_variance_used,
             "trust_expected_max_sharpe": self.expected_max_sharpe,
-            "trust_psr": self.psr,
-            "trust_dsr": self.dsr,
+            # Probabilities to 6 decimals: the runs table cuts columns short, and a DSR of
+            # 1.9e-10 shown as "1.899..." would read as a certainty.
+            "trust_psr": _probability(self.psr),
+            "trust_dsr": _probability(self.dsr),
             "trust_min_trl_days": self.min_trl_days,
             "trust_min_trl_dsr_days": self.min_trl_dsr_days,
             "trust_sample_days": float(self.sample_days),
-            "trust_pbo": self.pbo,
+            "trust_pbo": _probability(self.pbo),
             "trust_plateau": self.plateau,
             "trust_spanning_alpha": self.spanning_alpha,
             "trust_spanning_t": self.spanning_t,
             "trust_residual_ic_mean": self.residual_ic_mean,
             "trust_residual_ic_t": self.residual_ic_t,
         }
+
+
+def _probability(p: float | None) -> float | None:
+    """A probability rounded to 6 decimals for display columns (None and NaN kept)."""
+    if p is None or not np.isfinite(p):
+        return p
+    return round(float(p), 6)
 
 
 def config_key(params: dict[str, Any]) -> str:

@@ -60,6 +60,10 @@ def test_allocate_entry_point_logs_cells_with_capped_histories(
     tags, metrics = parent.data.tags, parent.data.metrics
     assert tags["verdict"] in ("green", "yellow", "red", "inconclusive")
     assert {"trust_dsr", "trust_psr", "trust_pbo", "trust_spanning_t"} <= set(metrics)
+    if tags["verdict"] != "inconclusive":  # the same sortable columns as signal suites
+        assert metrics["score"] == metrics["composite_score"]
+        level = {"red": 0.0, "yellow": 1.0, "green": 2.0}[tags["verdict"]]
+        assert metrics["verdict_level"] == level
     assert 'id="verdict"' in html and 'id="trust"' in html
     assert "Alpha over the benchmark" in html and "Residual IC" not in html
     assert "Caveat: survivorship" in html  # the bundled universe is today's survivors

@@ -143,3 +143,12 @@ def test_signal_and_allocation_sheets_carry_the_periods_section(
     html = render("suite.html.j2", suite_context(signal, {"run_id": "x", "command": "c"}))
     # The synthetic snapshot's dates hold no named crisis: the sheet says so.
     assert "Monthly returns" in html and "No named crisis lies entirely inside the data" in html
+
+
+def test_monthly_heatmap_is_centred_on_zero_and_can_be_left_to_another_section():
+    from poc.periods_sheet import periods_section
+
+    losing = stream() - 0.002  # most months lose: a zero-centred scale keeps them red
+    with_map = periods_section({"raw": losing})["monthly_heatmap"]
+    assert "<svg" in with_map and "%" in with_map  # colour bar labelled in percent
+    assert periods_section({"raw": losing}, heatmap=False)["monthly_heatmap"] == ""

@@ -177,3 +177,13 @@ def test_logit_histogram_and_missing_report():
     assert svg.startswith('<svg class="chart"') and "overfit" in svg
     assert logit_histogram(np.array([])) == ""
     assert trust_context(SimpleNamespace(trust=None)) is None
+
+
+def test_probability_metrics_are_rounded_for_the_runs_table():
+    import math
+
+    from poc.trust_suite import _probability
+
+    assert _probability(1.879e-10) == 0.0  # never displayed as "1.879..."
+    assert _probability(0.98765432) == 0.987654
+    assert _probability(None) is None and math.isnan(_probability(float("nan")))
