@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from poc import charts
+from poc.oos import isoos_section
 from poc.periods_sheet import periods_section
 from poc.sheet_extras import extras_context
 from poc.tearsheet import cells_table, fmt_int, fmt_num, fmt_pct, table, timestamp
@@ -156,6 +157,11 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
         "is shown as FAILED. Costs: per-day cost / previous NAV, summed.",
         "notes": result.notes,
         **_trust_and_verdict(result),
+        "isoos": isoos_section(
+            cell,
+            getattr(result, "oos_start", None),
+            "the out-of-sample Sharpe of the active return over the benchmark",
+        ),
     }
     if not cell.ok:
         context.update(

@@ -25,7 +25,7 @@ from poc.allocation.feasibility import check_cells_feasible
 from poc.allocation.inputs import allocation_inputs, allocation_sectors
 from poc.allocation.runner import AllocationConfig, fit_model, model_key, run_allocation
 from poc.catalog import Snapshot
-from poc.exceptions import ConfigError
+from poc.exceptions import ConfigError, NoTradesError
 from poc.experiment import (
     DEFAULT_MAX_CELLS,
     GridCells,
@@ -38,6 +38,7 @@ from poc.experiment import (
     read_spec_file,
 )
 from poc.metrics import drawdown_series
+from poc.oos import parse_oos_start, resolve_split, with_split
 from poc.suite import CellResult, ProgressFn, cell_name, run_cells
 
 CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(AllocationConfig)}
@@ -52,6 +53,7 @@ TOP_LEVEL_KEYS = {
     "grid",
     "headline",
     "max_cells",
+    "oos_start",
 }
 DEFAULT_GRID: dict[str, list[Any]] = {"model": ["ema", "regime", "hrp"]}
 
@@ -71,6 +73,7 @@ class AllocationSpec(GridCells):
     headline: dict[str, Any] = field(default_factory=dict)
     source_path: str | None = None
     max_cells: int = DEFAULT_MAX_CELLS
+    oos_start: str | float | None = None  # IS/OOS split: ISO date or fraction (poc.oos)
 
 
 def _typed(axis: str, value: Any) -> Any:
@@ -142,6 +145,7 @@ def allocation_spec_from_dict(
         headline=headline,
         source_path=source_path,
         max_cells=max_cells,
+        oos_start=parse_oos_start(raw.get("oos_start")),
     )
     for params in spec.cells():
         config_for(params)  # every cell must be a valid config before anything runs
@@ -169,6 +173,7 @@ def apply_allocation_overrides(
         "grid": dict(spec.grid),
         "headline": dict(spec.headline),
         "max_cells": spec.max_cells,
+        "oos_start": spec.oos_start,
     }
     for key, value in overrides.items():
         if value is None or str(value).strip() == "":
@@ -176,7 +181,7 @@ def apply_allocation_overrides(
         if key in CONFIG_FIELDS:
             raw["grid"][key] = [v.strip() for v in str(value).split(",") if v.strip()]
             raw["headline"].pop(key, None)
-        elif key in ("snapshot", "start", "end", "backend", "n_jobs", "max_cells"):
+        elif key in ("snapshot", "start", "end", "backend", "n_jobs", "max_cells", "oos_start"):
             raw[key] = value
         else:
             raise ConfigError(f"unknown override {key!r}")
@@ -241,20 +246,58 @@ def fitted_model(prices, benchmark, sectors, config: AllocationConfig):
     return _FITTED[key]
 
 
+def allocation_no_trades_reason(
+    daily: pd.DataFrame, n_trades: int, params: dict, n_days: int
+) -> str:
+    """Why an allocation cell never held a position, or ``""`` when it traded.
+
+    Such a cell has only NaN performance; grading it would score the suite on
+    everything but performance, so it is FAILED (as signal cells are, see
+    :func:`poc.suite.no_trades_reason`).
+    """
+    invested = daily["invested"].to_numpy(dtype=float) if len(daily) else np.zeros(0)
+    if n_trades > 0 and np.nanmax(np.abs(invested), initial=0.0) > 0:
+        return ""
+    days = n_days  # trading days of the data (the daily table may be empty)
+    delay = int(params.get("delay", 0) or 0)
+    if delay >= days:
+        return (
+            f"never traded: delay {delay} pushes every target past the end of the data "
+            f"({days:,} days); use a smaller delay"
+        )
+    return (
+        f"never traded: no target was executed and no position held on any of {days:,} days "
+        f"(model {params.get('model')}); check the warm-up windows (slow_span, lookback, "
+        "momentum_window) against the data's length, delay and invested"
+    )
+
+
 def run_allocation_cell(
     prices: pd.DataFrame,
     benchmark: pd.Series,
     sectors: dict[str, str],
     params: dict[str, Any],
     name: str,
+    oos_date: str | None = None,
 ) -> CellResult:
-    """One allocation backtest; never raises (a failure is a FAILED result)."""
+    """One allocation backtest; never raises (a failure is a FAILED result).
+
+    A cell that never held a position is FAILED with a :class:`NoTradesError`
+    message (:func:`allocation_no_trades_reason`).
+
+    With ``oos_date`` its metrics gain ``is_*``/``oos_*`` (:func:`poc.oos.with_split`).
+    """
     started = time.perf_counter()
     try:
         config = config_for(params)
         model = fitted_model(prices, benchmark, sectors, config)
         result = run_allocation(prices, benchmark, config, sectors=sectors, fitted=model)
         daily = _daily_table(result)
+        reason = allocation_no_trades_reason(
+            daily, len(result.execution.trades), params, len(prices)
+        )
+        if reason:
+            raise NoTradesError(reason)
         metrics = dict(result.metrics)
         metrics.update(
             net_return_sum=float(daily["net"].sum()),
@@ -274,7 +317,7 @@ def run_allocation_cell(
             "weights": result.weights,
             "turnover": result.execution.turnover,  # daily, for the sheet's turnover chart
         }
-        return CellResult(
+        cell = CellResult(
             name=name,
             kind="cell",
             params=params,
@@ -284,6 +327,7 @@ def run_allocation_cell(
             tables=tables,
             seconds=time.perf_counter() - started,
         )
+        return with_split(cell, oos_date)
     except Exception as exc:
         return CellResult(
             name=name,
@@ -310,6 +354,7 @@ class AllocationSuiteResult:
     seconds: float
     trust: Any = None  # poc.trust_suite.TrustReport on active returns
     verdict: Any = None  # poc.verdict.Verdict on active returns (docs/verdict.md)
+    oos_start: str | None = None  # first out-of-sample date when the spec splits IS/OOS
 
     def cell(self, name: str) -> CellResult:
         return next(c for c in self.cells if c.name == name)
@@ -343,6 +388,8 @@ def run_allocation_suite(
             f"only {len(prices)} trading days between start and end; allocation models need "
             "at least 300 (a year of history plus a test window)"
         )
+    # IS/OOS split (spec oos_start): checked on the suite's dates before any cell runs.
+    oos_date = resolve_split(prices.index, spec.oos_start)
     sectors = allocation_sectors(snapshot)
     varying = [axis for axis, values in spec.grid.items() if len(values) > 1]
     cells = [(cell_name(params, varying), params) for params in spec.cells()]
@@ -350,14 +397,15 @@ def run_allocation_suite(
     check_cells_feasible(((name, config_for(p)) for name, p in cells), prices.shape[1])
     headline = next(name for name, params in cells if params == spec.headline_cell())
     tasks = [
-        (run_allocation_cell, (prices, benchmark, sectors, params, name)) for name, params in cells
+        (run_allocation_cell, (prices, benchmark, sectors, params, name, oos_date))
+        for name, params in cells
     ]
     # A resumed suite hands back the cells an earlier run finished (poc.resume).
     wanted = {(name, "cell"): params for name, params in cells}
     reused = before_cells(headline, wanted) if before_cells is not None else {}
     todo = [task for task, key in zip(tasks, wanted, strict=True) if key not in reused]
     computed = {r.name: r for r in run_cells(todo, spec.n_jobs, spec.backend, progress)}
-    results = [reused.get(key) or computed[key[0]] for key in wanted]
+    results = [with_split(reused.get(key) or computed[key[0]], oos_date) for key in wanted]
     notes = [f"cell {r.name!r} FAILED: {r.error}" for r in results if not r.ok]
     result = AllocationSuiteResult(
         spec=spec,
@@ -369,6 +417,7 @@ def run_allocation_suite(
         headline=headline,
         notes=notes,
         seconds=time.perf_counter() - started,
+        oos_start=oos_date,
     )
     from poc.trust_suite import allocation_trust, survivorship_biased
 

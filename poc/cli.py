@@ -235,6 +235,7 @@ _OVERRIDES = (
     "backend",
     "scheduler",
     "max_cells",
+    "oos_start",
 )
 
 
@@ -472,6 +473,7 @@ _ALLOCATION_OVERRIDES = (
     "end",
     "n_jobs",
     "max_cells",
+    "oos_start",
 )
 
 
@@ -493,6 +495,10 @@ def _allocation_command(spec, snapshot_id: str) -> str:
             parts += ["-P", f"{key}={getattr(spec, key)}"]
     if spec.max_cells != DEFAULT_MAX_CELLS:
         parts += ["-P", f"max_cells={spec.max_cells}"]
+    if getattr(spec, "oos_start", None) is not None:
+        from poc.oos import oos_text
+
+        parts += ["-P", f"oos_start={oos_text(spec.oos_start)}"]
     return shlex.join(parts)
 
 
@@ -899,6 +905,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse larger grids (default 5000)",
     )
     run.add_argument(
+        "--oos-start",
+        "--oos_start",
+        dest="oos_start",
+        default=None,
+        help="split metrics in/out of sample: a date (2015-01-01) or a fraction (0.3)",
+    )
+    run.add_argument(
         "--resume",
         default=None,
         metavar="PARENT_RUN_ID",
@@ -917,7 +930,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest=key,
             default=None,
             help="comma-separated grid values"
-            if key not in ("snapshot", "start", "end", "n_jobs", "max_cells")
+            if key not in ("snapshot", "start", "end", "n_jobs", "max_cells", "oos_start")
             else None,
         )
     alloc.add_argument(

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from poc.exceptions import ConfigError
+from poc.oos import oos_text, parse_oos_start
 
 # Grid axes and their defaults (the BacktestConfig fields a suite can vary).
 GRID_DEFAULTS: dict[str, list[Any]] = {
@@ -57,6 +58,7 @@ TOP_LEVEL_KEYS = {
     "grid",
     "headline",
     "max_cells",
+    "oos_start",
 }
 DEFAULT_MAX_CELLS = 5000
 
@@ -199,6 +201,7 @@ class ExperimentSpec(GridCells):
     headline: dict[str, Any] = field(default_factory=dict)
     source_path: str | None = None
     max_cells: int = DEFAULT_MAX_CELLS
+    oos_start: str | float | None = None  # IS/OOS split: ISO date or fraction (poc.oos)
 
     @property
     def display_name(self) -> str:
@@ -336,6 +339,7 @@ def spec_from_dict(raw: dict[str, Any], source_path: str | None = None) -> Exper
         headline=headline,
         source_path=source_path,
         max_cells=max_cells,
+        oos_start=parse_oos_start(raw.get("oos_start")),
     )
 
 
@@ -392,6 +396,8 @@ def apply_overrides(spec: ExperimentSpec, overrides: dict[str, str | None]) -> E
             changes[key] = parse_n_jobs(value)
         elif key == "max_cells":
             changes[key] = parse_max_cells(value)
+        elif key == "oos_start":
+            changes[key] = parse_oos_start(value)
         else:
             raise ConfigError(f"unknown override {key!r}")
     check_date_window(changes.get("start", spec.start), changes.get("end", spec.end))
@@ -434,6 +440,8 @@ def reproduce_command(spec: ExperimentSpec, snapshot_id: str) -> str:
         params["end"] = spec.end
     if spec.max_cells != DEFAULT_MAX_CELLS:
         params["max_cells"] = str(spec.max_cells)
+    if spec.oos_start is not None:
+        params["oos_start"] = oos_text(spec.oos_start)
     for key, value in params.items():
         parts += ["-P", f"{key}={value}"]
     return shlex.join(parts)

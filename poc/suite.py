@@ -29,6 +29,7 @@ from poc.engine import BacktestConfig, run_backtest
 from poc.exceptions import ConfigError, NoTradesError
 from poc.experiment import ExperimentSpec
 from poc.metrics import sharpe_ratio
+from poc.oos import resolve_split, with_split
 from poc.panel import Panel, load_panel, signal_matrix
 from poc.signals import BASELINES, load_builtin
 from poc.trust_suite import survivorship_biased, trust_inputs, trust_report
@@ -86,6 +87,7 @@ class SuiteResult:
     seconds: float
     trust: Any = None  # poc.trust_suite.TrustReport of the headline cell
     verdict_inputs: VerdictInputs | None = None
+    oos_start: str | None = None  # first out-of-sample date when the spec splits IS/OOS
 
     @property
     def grid_cells(self) -> list[CellResult]:
@@ -121,6 +123,13 @@ def table_digest(frame: pd.DataFrame) -> str:
     ordered = frame.sort_values(["security_id", "date_sig"], kind="stable").reset_index(drop=True)
     hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def _signal_dates(panel: Panel, clean: pd.DataFrame) -> pd.DatetimeIndex:
+    """The panel's trading dates from the signal's first to its last date."""
+    dates = pd.DatetimeIndex(panel.dates)
+    first, last = clean["date_sig"].min(), clean["date_sig"].max()
+    return dates[(dates >= first) & (dates <= last)]
 
 
 def _restrict_dates(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
@@ -196,12 +205,18 @@ def no_trades_reason(counts: dict[str, int], daily: pd.DataFrame, params: dict[s
 
 
 def run_cell(
-    panel: Panel, signal: np.ndarray, params: dict[str, Any], name: str, kind: str
+    panel: Panel,
+    signal: np.ndarray,
+    params: dict[str, Any],
+    name: str,
+    kind: str,
+    oos_date: str | None = None,
 ) -> CellResult:
     """Backtest one cell; never raises (a failure becomes a FAILED result with the error).
 
     A cell that never held a position is FAILED with a :class:`NoTradesError`
-    message (see :func:`no_trades_reason`).
+    message (see :func:`no_trades_reason`). With ``oos_date`` its metrics gain
+    ``is_*``/``oos_*`` (:func:`poc.oos.with_split`), logged with the child run.
     """
     started = time.perf_counter()
     try:
@@ -209,7 +224,7 @@ def run_cell(
         reason = no_trades_reason(result.counts, result.daily, params)
         if reason:
             raise NoTradesError(reason)
-        return CellResult(
+        cell = CellResult(
             name=name,
             kind=kind,
             params=params,
@@ -220,6 +235,7 @@ def run_cell(
             fractile=result.fractile,
             seconds=time.perf_counter() - started,
         )
+        return with_split(cell, oos_date)
     except Exception as exc:
         return CellResult(
             name=name,
@@ -268,15 +284,24 @@ def _years_and_caps(
 
 
 def verdict_inputs(
-    results: list[CellResult], headline: CellResult, base: dict, evaluation_: dict
+    results: list[CellResult],
+    headline: CellResult,
+    base: dict,
+    evaluation_: dict,
+    oos_date: str | None = None,
 ) -> VerdictInputs:
-    """What the verdict needs, read off the suite's results."""
+    """What the verdict needs, read off the suite's results.
+
+    ``sharpe`` is the headline's full-period Sharpe, or its out-of-sample Sharpe
+    (``oos_sharpe``) when the suite has an IS/OOS split (``oos_date``).
+    """
     positive, total, large, small = _years_and_caps(headline.summary)
     baseline_corrs = [
         abs(v) for v in evaluation_["baseline_signal_corr"].values() if np.isfinite(v)
     ]
     factor_corrs = [abs(v) for v in evaluation_["exposures"].values() if np.isfinite(v)]
-    sharpe = headline.metrics.get("sharpe") if headline.ok else None
+    key = "oos_sharpe" if oos_date is not None else "sharpe"
+    sharpe = headline.metrics.get(key) if headline.ok else None
     return VerdictInputs(
         sharpe=sharpe if sharpe is not None and np.isfinite(sharpe) else None,
         sharpe_lag0=_sharpe_where(results, base, "lag", 0),
@@ -376,11 +401,16 @@ def judge(
     grid: dict[str, list],
     evaluation_: dict,
     manifest: dict,
+    oos_date: str | None = None,
 ) -> tuple[Any, VerdictInputs, Verdict]:
-    """The trust report, the verdict inputs and the verdict of a computed suite."""
+    """The trust report, the verdict inputs and the verdict of a computed suite.
+
+    With an IS/OOS split (``oos_date``) the verdict's Sharpe is the headline's
+    out-of-sample Sharpe (docs/conventions.md, IS/OOS split).
+    """
     report = trust_report(results, headline, base, grid, evaluation_)
     inputs = replace(
-        trust_inputs(verdict_inputs(results, headline, base, evaluation_), report),
+        trust_inputs(verdict_inputs(results, headline, base, evaluation_, oos_date), report),
         survivorship=survivorship_biased(manifest),
     )
     return report, inputs, compute_verdict(inputs)
@@ -465,6 +495,8 @@ def run_suite(
     )
     clean = check_signal(raw, panel.dates, panel.security_ids)
     signal = dense_signal(panel, clean)
+    # IS/OOS split (spec oos_start): checked on the signal's dates before any cell runs.
+    oos_date = resolve_split(_signal_dates(panel, clean), spec.oos_start)
 
     cells = _cells_to_run(spec)
     for _, params in cells:
@@ -485,9 +517,9 @@ def run_suite(
                 continue
             baseline_signals[name] = dense_signal(panel, check_signal(table, panel.dates))
 
-    tasks = [(run_cell, (panel, signal, params, name, "cell")) for name, params in cells]
+    tasks = [(run_cell, (panel, signal, params, name, "cell", oos_date)) for name, params in cells]
     tasks += [
-        (run_cell, (panel, matrix, base, name, "baseline"))
+        (run_cell, (panel, matrix, base, name, "baseline", oos_date))
         for name, matrix in baseline_signals.items()
     ]
     signal_digest = table_digest(clean)
@@ -498,7 +530,7 @@ def run_suite(
     todo = [task for task, key in zip(tasks, keys, strict=True) if key not in reused]
     ran = run_cells(todo, spec.n_jobs, spec.backend, progress, spec.scheduler)
     computed = {(r.name, r.kind): r for r in ran}
-    results = [reused.get(key) or computed[key] for key in keys]
+    results = [with_split(reused.get(key) or computed[key], oos_date) for key in keys]
 
     headline = next(r for r in results if r.name == headline_name and r.kind == "cell")
     for r in results:
@@ -513,7 +545,7 @@ def run_suite(
         [r for r in results if r.kind == "baseline"],
     )
     report, inputs, verdict = judge(
-        results, headline, base, dict(spec.grid), evaluation_, snapshot.manifest
+        results, headline, base, dict(spec.grid), evaluation_, snapshot.manifest, oos_date
     )
     dates = clean["date_sig"]
     return SuiteResult(
@@ -533,6 +565,7 @@ def run_suite(
         seconds=time.perf_counter() - started,
         trust=report,
         verdict_inputs=inputs,
+        oos_start=oos_date,
     )
 
 

@@ -434,6 +434,7 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
         "ic_note": ic_note,
         "charts": _charts(result),
         "periods": _periods(headline),
+        "isoos": _isoos(result, headline),
         "notes": result.notes,
         "trust": _trust_context(result),
         **_suite_extras(result, headline),
@@ -465,6 +466,15 @@ def _trust_context(result) -> dict[str, Any] | None:
     from poc.trust_sheet import trust_context  # imports this module's formatters
 
     return trust_context(result)
+
+
+def _isoos(result, headline) -> dict[str, Any] | None:
+    """The headline's IS vs OOS table when the spec splits (``oos_start``), else None."""
+    from poc.oos import isoos_section
+
+    return isoos_section(
+        headline, getattr(result, "oos_start", None), "the headline's out-of-sample Sharpe"
+    )
 
 
 def _periods(headline) -> dict[str, Any] | None:

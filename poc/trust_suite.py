@@ -275,6 +275,11 @@ def allocation_trust(result, survivorship: bool = False) -> tuple[TrustReport, A
         by_year = headline.daily.set_index("date")["net"].groupby(lambda d: d.year).sum()
         positive, total = int((by_year > 0).sum()), len(by_year)
     sharpe = headline.metrics.get("sharpe") if headline.ok else None
+    if getattr(result, "oos_start", None):
+        # IS/OOS split: the verdict weighs the headline's out-of-sample active Sharpe.
+        from poc.oos import with_split
+
+        sharpe = with_split(headline, result.oos_start).metrics.get("oos_sharpe")
     inputs = trust_inputs(
         VerdictInputs(
             sharpe=_opt(sharpe) if sharpe is not None else None,

@@ -100,3 +100,24 @@ def test_portfolio_command_carries_every_axis_and_the_dates():
     assert "-P start=2016-01-01" in command and "-P max_weight=0.2" in command
     assert "-P gate=true,false" in command
     _check(command)
+
+
+def test_signal_and_allocation_commands_carry_oos_start():
+    spec = spec_from_dict(
+        {"signal": "builtin:planted", "oos_start": "2012-01-01"},
+        source_path="experiments/default.yaml",
+    )
+    command = reproduce_command(spec, "sp500-v1")
+    assert "-P oos_start=2012-01-01" in command
+    _check(command)
+    assert "oos_start" not in reproduce_command(
+        spec_from_dict({"signal": "builtin:planted"}), "sp500-v1"
+    )
+    alloc = allocation_spec_from_dict(
+        {"grid": {"model": ["ema"]}, "oos_start": 0.3}, source_path="experiments/allocation.yaml"
+    )
+    command = _allocation_command(alloc, "sp500-v1")
+    assert "-P oos_start=0.3" in command
+    _check(command)
+    # The printed value reads back to the same split.
+    assert allocation_spec_from_dict({"oos_start": "0.3"}).oos_start == alloc.oos_start
