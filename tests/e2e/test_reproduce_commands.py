@@ -136,12 +136,14 @@ def test_signal_suite_reproduce_command_gives_the_same_score(env):
     spec = env["root"] / "signal.yaml"
     spec.write_text(
         f"name: repro-signal\nsnapshot: {SIGNAL_SNAPSHOT}\nsignal: builtin:planted\n"
-        "baselines: false\ngrid:\n  lag: [0]\n  residualize: ['off']\n  mincos: [3]\n"
+        "baselines: false\noos_start: 0.5\ngrid:\n  lag: [0]\n  residualize: ['off']\n"
+        "  mincos: [3]\n"
         "  tc_model: [naive]\n  tc_bps: [5]\n"
     )
     original = _run_in_process(["run", "--experiment", str(spec)])
     command = _logged_command(original, env["root"])
     assert "-P mincos=3" in command and "-P tc_model=naive" in command
+    assert "-P oos_start=0.5" in command
     again = _execute(command, env)
     _same_metrics(original, again)
     scores = [MlflowClient().get_run(r).data.metrics["composite_score"] for r in (original, again)]
