@@ -9,8 +9,10 @@ subprocesses. Placeholders get real values: ``<RUN_ID>``/``<RUN_A>``/``<RUN_B>``
 runs printed by earlier commands, ``my_signal.parquet`` a valid signal for ``sp500-v1``,
 ``ret.parquet``/``risk.parquet`` a panel in the ``files`` source's format.
 
-Commands covered verbatim elsewhere are skipped here; those exempt (installers, the test
-runner, a server) are listed in ``EXEMPT`` and asserted, so the list cannot grow silently.
+No other test runs a README command verbatim (the track and compare tests add ``--db`` and
+``--n-boot``, the ``mlflow run`` tests add ``--experiment-name`` and other ``-P``), so every
+command runs here. The exempt ones (installers, the test runner, a server) are listed in
+``EXEMPT`` and asserted, so the list cannot grow silently.
 """
 
 from __future__ import annotations
