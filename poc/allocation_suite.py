@@ -32,9 +32,10 @@ from poc.experiment import (
     check_cell_count,
     check_date_window,
     parse_date_bound,
-    parse_headline,
     parse_max_cells,
     parse_n_jobs,
+    parse_typed_grid,
+    parse_typed_headline,
     read_spec_file,
 )
 from poc.metrics import drawdown_series
@@ -92,22 +93,6 @@ def _typed(axis: str, value: Any) -> Any:
     return str(value)
 
 
-def _parse_grid(raw: Any) -> dict[str, list[Any]]:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"grid: expected a mapping of axis -> list, got {raw!r}")
-    grid = dict(DEFAULT_GRID)
-    for axis, values in raw.items():
-        if axis not in CONFIG_FIELDS:
-            raise ConfigError(
-                f"grid: unknown axis {axis!r}; allocation axes are {sorted(CONFIG_FIELDS)}"
-            )
-        values = values if isinstance(values, list | tuple) else [values]
-        if not values:
-            raise ConfigError(f"grid.{axis}: needs at least one value")
-        grid[axis] = [_typed(axis, v) for v in values]
-    return grid
-
-
 def allocation_spec_from_dict(
     raw: dict[str, Any], source_path: str | None = None
 ) -> AllocationSpec:
@@ -119,20 +104,15 @@ def allocation_spec_from_dict(
         raise ConfigError(
             f"unknown key(s) {unknown} in allocation spec; known keys are {sorted(TOP_LEVEL_KEYS)}"
         )
-    grid = _parse_grid(raw.get("grid") or {})
+    grid = parse_typed_grid(
+        raw.get("grid") or {}, CONFIG_FIELDS, _typed, "allocation", DEFAULT_GRID
+    )
     max_cells = parse_max_cells(raw.get("max_cells", DEFAULT_MAX_CELLS))
     check_cell_count(grid, max_cells)
     start = parse_date_bound("start", raw.get("start"))
     end = parse_date_bound("end", raw.get("end"))
     check_date_window(start, end)
-    headline = {}
-    for axis, value in parse_headline(raw.get("headline")).items():
-        if axis not in grid:
-            raise ConfigError(f"headline.{axis}: not a grid axis; axes are {sorted(grid)}")
-        typed = _typed(axis, value)
-        if typed not in grid[axis]:
-            raise ConfigError(f"headline.{axis}: {value!r} is not in grid.{axis} {grid[axis]}")
-        headline[axis] = typed
+    headline = parse_typed_headline(raw.get("headline"), grid, _typed)
     spec = AllocationSpec(
         name=str(raw.get("name") or "allocation"),
         snapshot=raw.get("snapshot") or None,

@@ -309,16 +309,42 @@ def local_link(link: str) -> str:
     return Path(link).resolve().as_uri()
 
 
-def _print_verdict(outcome) -> None:
-    if outcome.grade is None:
-        print(f"VERDICT: {outcome.verdict.upper()}  no grade, no score")
+def _run_interruptibly(args: argparse.Namespace, keys: Sequence[str], start):
+    """Run a suite under the interruption handler; ``(outcome, None)`` or ``(None, exit code)``.
+
+    ``start(notify, attach_run_id)`` runs the suite (importing what it needs inside, so a
+    Ctrl-C during the heavy imports is handled too). ``notify`` prints status lines and
+    remembers the parent run id, which the one-line interruption message and the resume
+    command name.
+    """
+    from poc import interrupts
+
+    attached = os.environ.get("MLFLOW_RUN_ID") or None
+    state: dict[str, str] = {}
+
+    def notify(line: str) -> None:
+        if line.startswith("parent run: "):
+            state["parent"] = line.split(": ", 1)[1]
+        print(line, flush=True)
+
+    try:
+        with interrupts.handling_interrupts():
+            return start(notify, attached), None
+    except KeyboardInterrupt as exc:
+        parent = state.get("parent")
+        resume = _resume_command(args, keys, parent or attached or "")
+        return None, _interrupted(exc, parent, attached, resume)
+
+
+def _print_verdict(verdict) -> None:
+    """The verdict lines of a :class:`poc.verdict.Verdict`: colour, grade, score, reasons."""
+    if verdict.grade is None or verdict.score is None:
+        print(f"VERDICT: {verdict.color.upper()}  no grade, no score")
     else:
-        print(
-            f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  "
-            f"score {outcome.score:.1f}/100"
-        )
-    passed = set(getattr(outcome.result.verdict, "passed", []))
-    for reason in outcome.result.verdict.reasons:
+        score = f"score {verdict.score:.1f}/100"
+        print(f"VERDICT: {verdict.color.upper()}  grade {verdict.grade}  {score}")
+    passed = set(getattr(verdict, "passed", []))
+    for reason in verdict.reasons:
         print(f"  {'+' if reason in passed else '-'} {reason}")  # + passed, - an issue
 
 
@@ -395,7 +421,6 @@ def _interrupted(
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from poc import interrupts
     from poc.catalog import ensure_snapshot
     from poc.experiment import apply_overrides, load_spec, reproduce_command
     from poc.suite import check_backend
@@ -418,34 +443,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         flush=True,
     )
     command = reproduce_command(spec, snapshot.snapshot_id)
-    attached = os.environ.get("MLFLOW_RUN_ID") or None
-    state: dict[str, str] = {}
 
-    def notify(line: str) -> None:
-        if line.startswith("parent run: "):
-            state["parent"] = line.split(": ", 1)[1]
-        print(line, flush=True)
+    def start(notify, attach_run_id):
+        from poc.runner import run_experiment
 
-    try:
-        with interrupts.handling_interrupts():
-            from poc.runner import run_experiment
+        return run_experiment(
+            spec,
+            snapshot,
+            command=command,
+            git_commit=_git_commit(),
+            attach_run_id=attach_run_id,
+            progress=_print_progress,
+            resume_from=args.resume or None,
+            notify=notify,
+            results_dir=_results_dir(spec.name),
+            experiment_name=getattr(args, "experiment_name", None) or None,
+        )
 
-            outcome = run_experiment(
-                spec,
-                snapshot,
-                command=command,
-                git_commit=_git_commit(),
-                attach_run_id=attached,
-                progress=_print_progress,
-                resume_from=args.resume or None,
-                notify=notify,
-                results_dir=_results_dir(spec.name),
-                experiment_name=getattr(args, "experiment_name", None) or None,
-            )
-    except KeyboardInterrupt as exc:
-        parent = state.get("parent")
-        resume = _resume_command(args, _OVERRIDES, parent or attached or "")
-        return _interrupted(exc, parent, attached, resume)
+    outcome, code = _run_interruptibly(args, _OVERRIDES, start)
+    if outcome is None:
+        return code
     result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
@@ -454,7 +471,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"tear sheet: {local_link(outcome.link)}")
     # The verdict comes last: `mlflow run` prints its own lines before ours end, and a
     # person reads the bottom of the output first.
-    _print_verdict(outcome)
+    _print_verdict(outcome.result.verdict)
     return 0
 
 
@@ -503,7 +520,6 @@ def _allocation_command(spec, snapshot_id: str) -> str:
 
 
 def _cmd_allocate(args: argparse.Namespace) -> int:
-    from poc import interrupts
     from poc.allocation_suite import apply_allocation_overrides, load_allocation_spec
     from poc.catalog import ensure_snapshot
     from poc.suite import check_backend
@@ -522,33 +538,25 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
         flush=True,
     )
     command = _allocation_command(spec, snapshot.snapshot_id)
-    attached = os.environ.get("MLFLOW_RUN_ID") or None
-    state: dict[str, str] = {}
 
-    def notify(line: str) -> None:
-        if line.startswith("parent run: "):
-            state["parent"] = line.split(": ", 1)[1]
-        print(line, flush=True)
+    def start(notify, attach_run_id):
+        from poc.allocation_runner import run_allocation_experiment
 
-    try:
-        with interrupts.handling_interrupts():
-            from poc.allocation_runner import run_allocation_experiment
+        return run_allocation_experiment(
+            spec,
+            snapshot,
+            command=command,
+            git_commit=_git_commit(),
+            attach_run_id=attach_run_id,
+            progress=_print_progress,
+            resume_from=args.resume or None,
+            notify=notify,
+            results_dir=_results_dir(spec.name),
+        )
 
-            outcome = run_allocation_experiment(
-                spec,
-                snapshot,
-                command=command,
-                git_commit=_git_commit(),
-                attach_run_id=attached,
-                progress=_print_progress,
-                resume_from=args.resume or None,
-                notify=notify,
-                results_dir=_results_dir(spec.name),
-            )
-    except KeyboardInterrupt as exc:
-        parent = state.get("parent")
-        resume = _resume_command(args, _ALLOCATION_OVERRIDES, parent or attached or "")
-        return _interrupted(exc, parent, attached, resume)
+    outcome, code = _run_interruptibly(args, _ALLOCATION_OVERRIDES, start)
+    if outcome is None:
+        return code
     result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
@@ -556,6 +564,8 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
     print(f"headline cell {result.headline!r}: Sharpe {outcome.score:.2f}")
     print(f"parent run: {outcome.run_id}")
     print(f"tear sheet: {local_link(outcome.link)}")
+    if getattr(result, "verdict", None) is not None:  # judged on active returns, last
+        _print_verdict(result.verdict)
     return 0
 
 
@@ -609,12 +619,10 @@ def _cmd_overlays(args: argparse.Namespace) -> int:
             f"{m['wf_is_best_sharpe']:.2f} ({w.result.is_best_cell})"
         )
     print(f"done in {time.perf_counter() - started:.1f}s")
-    print(
-        f"VERDICT: {outcome.verdict.upper()}  grade {outcome.grade}  score {outcome.score:.1f}/100"
-        f"  (headline {result.headline!r}, out of sample from {result.oos_start})"
-    )
     print(f"parent run: {outcome.run_id}")
-    print(f"tear sheet: {outcome.link}")
+    print(f"tear sheet: {local_link(outcome.link)}")
+    print(f"headline {result.headline!r}, graded out of sample from {result.oos_start}")
+    _print_verdict(result.verdict)
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,48 @@ def check_date_window(start: str | None, end: str | None) -> None:
         raise ConfigError(
             f"start {start} is after end {end}: the window is empty; swap them or widen the window"
         )
+
+
+def parse_typed_grid(
+    raw: Any,
+    known: Iterable[str],
+    typed: Callable[[str, Any], Any],
+    kind: str,
+    defaults: dict[str, list[Any]] | None = None,
+) -> dict[str, list[Any]]:
+    """A spec's ``grid`` mapping: known axes only, each a non-empty list of typed values.
+
+    ``typed(axis, value)`` converts one value (raising ConfigError); ``kind`` names the
+    spec in the unknown-axis message ("allocation", "portfolio"); ``defaults`` are the
+    axes every grid has unless the spec gives them.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"grid: expected a mapping of axis -> list, got {raw!r}")
+    allowed = sorted(known)
+    grid = dict(defaults or {})
+    for axis, values in raw.items():
+        if axis not in allowed:
+            raise ConfigError(f"grid: unknown axis {axis!r}; {kind} axes are {allowed}")
+        values = values if isinstance(values, list | tuple) else [values]
+        if not values:
+            raise ConfigError(f"grid.{axis}: needs at least one value")
+        grid[axis] = [typed(axis, v) for v in values]
+    return grid
+
+
+def parse_typed_headline(
+    raw: Any, grid: dict[str, list[Any]], typed: Callable[[str, Any], Any]
+) -> dict[str, Any]:
+    """The spec's ``headline``: each axis a grid axis and each value one of its values."""
+    headline = {}
+    for axis, value in parse_headline(raw).items():
+        if axis not in grid:
+            raise ConfigError(f"headline.{axis}: not a grid axis; axes are {sorted(grid)}")
+        value_typed = typed(axis, value)
+        if value_typed not in grid[axis]:
+            raise ConfigError(f"headline.{axis}: {value!r} is not in grid.{axis} {grid[axis]}")
+        headline[axis] = value_typed
+    return headline
 
 
 def parse_headline(raw: Any, what: str = "headline") -> dict[str, Any]:

@@ -17,7 +17,7 @@ import pandas as pd
 from poc import tearsheet, tracking
 from poc.catalog import Snapshot
 from poc.overlay_sheet import overlay_context
-from poc.runner import RunOutcome, log_parent_artifacts, log_snapshot_input
+from poc.runner import RunOutcome, log_parent_artifacts, log_snapshot_input, stacked_daily
 
 
 def month_end(series: pd.Series) -> pd.Series:
@@ -139,11 +139,7 @@ def log_overlay_suite(
         context = overlay_context(
             result, {"run_id": run.run_id, "git_commit": git_commit or "", "command": command}
         )
-        daily = pd.concat(
-            [c.daily.assign(name=c.name) for c in result.cells if c.ok and c.daily is not None]
-            or [pd.DataFrame()],
-            ignore_index=True,
-        )
+        daily = stacked_daily(result.cells)
         config = {
             "spec": asdict(spec),
             "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},

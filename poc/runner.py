@@ -242,14 +242,25 @@ def log_snapshot_input(run: tracking.ParentRun, snapshot: Snapshot) -> None:
     )
 
 
+def stacked_daily(cells) -> pd.DataFrame:
+    """The daily tables of the cells that ran, stacked with a ``name`` column."""
+    parts = [c.daily.assign(name=c.name) for c in cells if c.ok and c.daily is not None]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def log_parent_artifacts(
     run: tracking.ParentRun,
     html: str,
     summary: pd.DataFrame,
     daily: pd.DataFrame,
     config: dict[str, Any],
+    extra_tables: dict[str, pd.DataFrame] | None = None,
 ) -> None:
-    """Write the parent's four artifacts to a temporary folder and upload them."""
+    """Write the parent's artifacts to a temporary folder and upload them in one call.
+
+    ``tearsheet.html``, ``summary.csv``, ``daily.parquet`` and ``config.json``, plus one
+    CSV per entry of ``extra_tables`` (file name -> table), e.g. a portfolio's ``ic.csv``.
+    """
     with tempfile.TemporaryDirectory(prefix="poc-artifacts-") as tmp:
         folder = Path(tmp)
         paths = [
@@ -261,6 +272,9 @@ def log_parent_artifacts(
         summary.to_csv(paths[1], index=False)
         daily.to_parquet(paths[2], index=False, compression="zstd")
         paths[3].write_text(json.dumps(config, indent=2, default=str))
+        for name, table in (extra_tables or {}).items():
+            paths.append(folder / name)
+            table.to_csv(paths[-1], index=False)
         tracking.log_artifacts(run, paths)
 
 

@@ -10,7 +10,6 @@ the signal as dataset inputs with their digests.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 from poc import tearsheet, tracking
 from poc.catalog import Snapshot
 from poc.portfolio.sheet import portfolio_context
+from poc.runner import log_parent_artifacts, stacked_daily
 
 
 @dataclass(frozen=True)
@@ -127,11 +127,7 @@ def log_portfolio_suite(
         context = portfolio_context(
             result, {"run_id": run.run_id, "git_commit": git_commit or "", "command": command}
         )
-        daily = pd.concat(
-            [c.daily.assign(name=c.name) for c in result.cells if c.ok and c.daily is not None]
-            or [pd.DataFrame()],
-            ignore_index=True,
-        )
+        daily = stacked_daily(result.cells)
         config = {
             "spec": asdict(spec),
             "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
@@ -139,22 +135,14 @@ def log_portfolio_suite(
             "git_commit": git_commit,
             "command": command,
         }
-        with tempfile.TemporaryDirectory(prefix="poc-portfolio-") as tmp:
-            folder = Path(tmp)
-            paths = [
-                tearsheet.write_html(
-                    tearsheet.render("portfolio.html.j2", context), folder / "tearsheet.html"
-                ),
-                folder / "summary.csv",
-                folder / "daily.parquet",
-                folder / "config.json",
-                folder / "ic.csv",
-            ]
-            summary_frame(result).to_csv(paths[1], index=False)
-            daily.to_parquet(paths[2], index=False)
-            paths[3].write_text(json.dumps(config, indent=2, default=str))
-            result.ic.to_csv(paths[4], index=False)
-            tracking.log_artifacts(run, paths)
+        log_parent_artifacts(
+            run,
+            tearsheet.render("portfolio.html.j2", context),
+            summary_frame(result),
+            daily,
+            config,
+            extra_tables={"ic.csv": result.ic},
+        )
         link = tracking.tearsheet_link(run.run_id)
     return PortfolioOutcome(run.run_id, run.experiment_id, link, result)
 

@@ -25,7 +25,17 @@ from poc import evaluation
 from poc.catalog import Snapshot
 from poc.contract import check_signal
 from poc.exceptions import ConfigError
-from poc.experiment import GridCells, read_spec_file
+from poc.experiment import (
+    DEFAULT_MAX_CELLS,
+    GridCells,
+    check_cell_count,
+    check_date_window,
+    parse_date_bound,
+    parse_max_cells,
+    parse_typed_grid,
+    parse_typed_headline,
+    read_spec_file,
+)
 from poc.metrics import drawdown_series
 from poc.panel import load_panel
 from poc.portfolio.config import PortfolioConfig
@@ -46,6 +56,7 @@ SPEC_KEYS = {
     "backend",
     "n_control",
     "seed",
+    "max_cells",
     "grid",
     "headline",
 }
@@ -118,27 +129,12 @@ def portfolio_spec_from_dict(raw: dict[str, Any], source_path: str | None = None
         )
     if not raw.get("signal"):
         raise ConfigError("portfolio spec needs a signal: builtin:NAME or a signal file path")
-    grid_raw = raw.get("grid") or {}
-    if not isinstance(grid_raw, dict):
-        raise ConfigError(f"grid: expected a mapping of axis -> list, got {grid_raw!r}")
-    grid: dict[str, list[Any]] = {}
-    for axis, values in grid_raw.items():
-        if axis not in CONFIG_FIELDS:
-            raise ConfigError(
-                f"grid: unknown axis {axis!r}; portfolio axes are {sorted(CONFIG_FIELDS)}"
-            )
-        values = values if isinstance(values, list | tuple) else [values]
-        if not values:
-            raise ConfigError(f"grid.{axis}: needs at least one value")
-        grid[axis] = [_typed(axis, v) for v in values]
-    headline = {}
-    for axis, value in (raw.get("headline") or {}).items():
-        if axis not in grid:
-            raise ConfigError(f"headline.{axis}: not a grid axis; axes are {sorted(grid)}")
-        typed = _typed(axis, value)
-        if typed not in grid[axis]:
-            raise ConfigError(f"headline.{axis}: {value!r} is not in grid.{axis} {grid[axis]}")
-        headline[axis] = typed
+    grid = parse_typed_grid(raw.get("grid") or {}, CONFIG_FIELDS, _typed, "portfolio")
+    check_cell_count(grid, parse_max_cells(raw.get("max_cells", DEFAULT_MAX_CELLS)))
+    start = parse_date_bound("start", raw.get("start"))
+    end = parse_date_bound("end", raw.get("end"))
+    check_date_window(start, end)
+    headline = parse_typed_headline(raw.get("headline"), grid, _typed)
     try:
         n_jobs, n_control, seed = (
             int(raw.get(k, d)) for k, d in (("n_jobs", 1), ("n_control", 5), ("seed", 0))
@@ -152,8 +148,8 @@ def portfolio_spec_from_dict(raw: dict[str, Any], source_path: str | None = None
         signal=str(raw["signal"]),
         snapshot=raw.get("snapshot") or None,
         description=str(raw.get("description") or ""),
-        start=None if raw.get("start") in (None, "") else str(raw["start"]),
-        end=None if raw.get("end") in (None, "") else str(raw["end"]),
+        start=start,
+        end=end,
         n_jobs=n_jobs,
         backend=str(raw.get("backend") or "loky"),
         n_control=n_control,

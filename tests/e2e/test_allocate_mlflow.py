@@ -21,7 +21,7 @@ def test_allocate_entry_point_logs_cells_with_capped_histories(
     bundled_store, tmp_path, mlflow_project
 ):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    _out, run_id = mlflow_project(
+    out, run_id = mlflow_project(
         [
             "-e",
             "allocate",
@@ -41,6 +41,9 @@ def test_allocate_entry_point_logs_cells_with_capped_histories(
     client = MlflowClient(uri)
     parent = client.get_run(run_id)
     assert parent.data.tags["kind"] == "allocation_suite"
+    # The verdict ends the output, as for signal suites.
+    verdict = f"VERDICT: {parent.data.tags['verdict'].upper()}"
+    assert verdict in out and out.rindex(verdict) > out.rindex("tear sheet: ")
     assert {"tearsheet.html", "summary.csv", "daily.parquet", "config.json"} <= {
         a.path for a in client.list_artifacts(run_id)
     }

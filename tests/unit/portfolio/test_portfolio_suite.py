@@ -68,3 +68,20 @@ def test_non_overlapping_ic_of_a_perfect_signal():
     mean5, _, windows5 = non_overlapping_ic(signal, returns, 5)
     # days 0..94 have a full 5-day forward return; every 5th of them: 0, 5, ..., 90
     assert windows5 == 19 and 0 < mean5 < 1
+
+
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ({"max_cells": 3, "grid": {"hold_days": [5, 10], "max_positions": [2, 3]}}, "4 cells"),
+        ({"start": "2020-01-01", "end": "2019-01-01"}, "start"),
+        ({"start": "notadate"}, "start"),
+        ({"headline": ["hold_days"]}, "headline"),
+        ({"grid": {"hold_dayz": [5]}}, "unknown axis 'hold_dayz'; portfolio axes"),
+    ],
+)
+def test_portfolio_spec_shares_the_checks_of_other_specs(raw, match):
+    from poc.portfolio.suite import portfolio_spec_from_dict
+
+    with pytest.raises(ConfigError, match=match):
+        portfolio_spec_from_dict({"signal": "builtin:noise", **raw})
