@@ -5,11 +5,18 @@ Commands::
     poc snapshot create --source bundled|synthetic|files [...]
     poc snapshot list | show ID | verify ID | gc [--dry-run]
     poc signal validate FILE --snapshot ID [--lag L]
+    poc run --experiment SPEC [overrides] [--resume PARENT]   (entry point `main`)
+    poc allocate --experiment SPEC [overrides] [--resume PARENT]
+    poc overlays --experiment SPEC [--overlay ...] [--oos-start ...]
+    poc portfolio --experiment SPEC [grid overrides]
+    poc backtest --signal S [options]
+    poc tearsheet link RUN_ID
     poc track add|update|show|list|remove ...   (poc/cli_track.py)
     poc compare RUN_A RUN_B [...]               (poc/cli_track.py)
 
-Every command exits 0 on success, 1 when the data or a request is bad (the
-message says what and how to fix it) and 2 on a usage error.
+Every command exits 0 on success, 1 when the data or a request is bad (one
+``error: what ; fix`` line, docs/errors.md), 2 on a usage error, 130/143 when
+interrupted, 141 on a closed pipe and 70 on a bug (``POC_DEBUG=1`` shows it).
 """
 
 from __future__ import annotations
