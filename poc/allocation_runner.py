@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from poc.runner import (
     open_resume,
     reuse_cells,
     store_failed,
+    suite_config,
 )
 from poc.suite import CellResult, ProgressFn
 
@@ -96,15 +96,6 @@ def _allocation_frames(result) -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary, daily
 
 
-def _allocation_config(result, command: str, git_commit: str | None) -> dict[str, Any]:
-    return {
-        "spec": asdict(result.spec),
-        "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
-        "git_commit": git_commit,
-        "command": command,
-    }
-
-
 def render_allocation(result, run_id: str, command: str, git_commit: str | None) -> str:
     """The allocation suite's tear sheet HTML."""
     from poc.allocation_sheet import allocation_context
@@ -158,7 +149,7 @@ def _finish_allocation(
         render_allocation(result, run.run_id, command, git_commit),
         summary,
         daily,
-        _allocation_config(result, command, git_commit),
+        suite_config(result, command, git_commit),
     )
     return tracking.tearsheet_link(run.run_id)
 
@@ -199,7 +190,7 @@ def write_local_allocation(
     summary, daily = _allocation_frames(result)
     summary.to_csv(folder / "summary.csv", index=False)
     daily.to_parquet(folder / "daily.parquet", index=False)
-    config = _allocation_config(result, command, git_commit)
+    config = suite_config(result, command, git_commit)
     (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
     return folder
 

@@ -8,7 +8,6 @@ statistics and imports neither mlflow nor jinja2.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,13 @@ import pandas as pd
 from poc import tearsheet, tracking
 from poc.catalog import Snapshot
 from poc.overlay_sheet import overlay_context
-from poc.runner import RunOutcome, log_parent_artifacts, log_snapshot_input, stacked_daily
+from poc.runner import (
+    RunOutcome,
+    log_parent_artifacts,
+    log_snapshot_input,
+    stacked_daily,
+    suite_config,
+)
 
 
 def month_end(series: pd.Series) -> pd.Series:
@@ -140,13 +145,7 @@ def log_overlay_suite(
             result, {"run_id": run.run_id, "git_commit": git_commit or "", "command": command}
         )
         daily = stacked_daily(result.cells)
-        config = {
-            "spec": asdict(spec),
-            "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
-            "oos_start": result.oos_start,
-            "git_commit": git_commit,
-            "command": command,
-        }
+        config = suite_config(result, command, git_commit, oos_start=result.oos_start)
         log_parent_artifacts(
             run,
             tearsheet.render("overlays.html.j2", context),

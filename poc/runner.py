@@ -85,6 +85,18 @@ def daily_frame(result: SuiteResult) -> pd.DataFrame:
     return out.astype({"name": "category", "kind": "category"})
 
 
+def suite_config(result, command: str, git_commit: str | None, **extra: Any) -> dict[str, Any]:
+    """``config.json`` of an allocation, overlay or portfolio suite: spec, snapshot, ``extra``
+    (e.g. the OOS start or the signal digest), commit and the command that reruns it."""
+    return {
+        "spec": asdict(result.spec),
+        "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
+        **extra,
+        "git_commit": git_commit,
+        "command": command,
+    }
+
+
 def config_document(result: SuiteResult, command: str, git_commit: str | None) -> dict[str, Any]:
     """Everything needed to reproduce the run (``config.json``)."""
     spec = asdict(result.spec)

@@ -11,7 +11,7 @@ the signal as dataset inputs with their digests.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ import pandas as pd
 from poc import tearsheet, tracking
 from poc.catalog import Snapshot
 from poc.portfolio.sheet import portfolio_context
-from poc.runner import log_parent_artifacts, stacked_daily
+from poc.runner import log_parent_artifacts, stacked_daily, suite_config
 
 
 @dataclass(frozen=True)
@@ -128,13 +128,7 @@ def log_portfolio_suite(
             result, {"run_id": run.run_id, "git_commit": git_commit or "", "command": command}
         )
         daily = stacked_daily(result.cells)
-        config = {
-            "spec": asdict(spec),
-            "snapshot": {"id": result.snapshot_id, "digest": result.snapshot_digest},
-            "signal_digest": result.signal_digest,
-            "git_commit": git_commit,
-            "command": command,
-        }
+        config = suite_config(result, command, git_commit, signal_digest=result.signal_digest)
         log_parent_artifacts(
             run,
             tearsheet.render("portfolio.html.j2", context),
