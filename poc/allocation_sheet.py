@@ -89,7 +89,7 @@ def _charts(result, cell) -> dict[str, str]:
         ),
         "drawdown": charts.line_chart(
             {"portfolio": daily["drawdown"], "benchmark": daily["benchmark_drawdown"]},
-            "Drawdown against the benchmark",
+            "Drawdown of the NAV (compounded) below its running peak, against the benchmark",
             percent=True,
             highlight="portfolio",
             size=(8.0, 2.6),

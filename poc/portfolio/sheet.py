@@ -165,11 +165,14 @@ def _charts(cell) -> dict[str, str]:
                 "benchmark buy and hold": daily["benchmark_cumulative"],
                 "random-entry control (median)": daily["control_cumulative"],
             },
-            "Cumulative return (net of costs): signal book, benchmark, random-entry control",
+            "Cumulative return (compounded, net of costs): signal book, benchmark, "
+            "random-entry control",
             percent=True,
             highlight="signal book",
         ),
-        "drawdown": charts.area_chart(daily["drawdown"], "Drawdown of the signal book"),
+        "drawdown": charts.area_chart(
+            daily["drawdown"], "Drawdown of the signal book (compounded curve below its peak)"
+        ),
         "r_hist": _r_histogram(cell.tables["trades"]),
     }
 

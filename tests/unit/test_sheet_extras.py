@@ -54,3 +54,11 @@ def test_extras_context_renders_self_contained():
     html = page.render(css="", title="t", footer="f", extras=extras, extras_cell="lag=0")
     assert 'id="glossary"' in html and "cum_return" in html
     assert "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_monthly_table_labels_a_partial_first_year():
+    dates = pd.bdate_range("1990-03-15", "1991-12-31")
+    extras = sheet_extras.extras_context(pd.Series(0.001, index=dates), None, None, compound=True)
+    labels = [row["cells"][0] for row in extras["monthly_table"]["rows"]]
+    assert labels == ["1990 (from 1990-03-15)", "1991"]
+    assert extras["drawdowns_basis"] == "of the compounded curve"
