@@ -136,7 +136,7 @@ def _walk_forward_section(result, run) -> dict[str, Any]:
             curves,
             "Growth of 1 over the test windows (compounded), log scale",
             highlight="walk-forward (stitched OOS)",
-            size=(8.0, 3.0),
+            size=(charts.FULL_WIDTH, 3.0),
             log_scale=True,
         ),
     }
@@ -180,27 +180,27 @@ def _charts(result, cell, group) -> dict[str, str]:
             "Drawdown of the NAV (compounded) below its running peak: raw against the "
             "headline overlay",
             percent=True,
-            size=(8.0, 2.6),
+            size=(charts.FULL_WIDTH, 2.6),
             legend_loc="lower left",
         ),
         "exposure": charts.line_chart(
             {cell.params["overlay"]: daily["exposure"]},
             f"Exposure of {cell.params['overlay']} (decided at the previous close)",
-            size=(8.0, 2.4),
+            size=(charts.FULL_WIDTH, 2.4),
         ),
         "timing": charts.bar_chart(
             overlays,
             [c.metrics.get("timing_ann") for c in group],
             "Timing part (annualized mean)",
             percent=True,
-            size=(5.0, 3.0),
+            size=(charts.HALF_WIDTH, 3.0),
         ),
         "scaling": charts.bar_chart(
             overlays,
             [c.metrics.get("scaling_ann") for c in group],
             "Scaling part (annualized mean)",
             percent=True,
-            size=(5.0, 3.0),
+            size=(charts.HALF_WIDTH, 3.0),
         ),
     }
 

@@ -93,7 +93,7 @@ def periods_section(
         charts.heatmap(
             frame.drop(columns="Year"),
             f"Monthly returns ({primary_label or label})",
-            size=(8.0, max(2.0, 0.22 * len(frame) + 1.0)),
+            size=(charts.FULL_WIDTH, max(2.0, 0.22 * len(frame) + 1.0)),
             cmap="RdYlGn",
             symmetric=True,  # a losing month is never green
             percent=True,

@@ -182,7 +182,7 @@ def extras_context(
         "monthly_heatmap": charts.heatmap(
             monthly.set_axis(month_names, axis=1),
             "Monthly returns (" + ("compounded" if compound else "sum of daily") + ")",
-            size=(8.0, max(2.5, 0.16 * len(monthly) + 1.0)),
+            size=(charts.FULL_WIDTH, max(2.5, 0.16 * len(monthly) + 1.0)),
             cmap="RdYlGn",
             symmetric=True,
             percent=True,
@@ -195,12 +195,12 @@ def extras_context(
         "rolling_sharpe": charts.line_chart(
             {"rolling Sharpe": rolling_sharpe(net)},
             f"Rolling Sharpe ({ROLLING_DAYS} days)",
-            size=(8.0, 2.6),
+            size=(charts.FULL_WIDTH, 2.6),
         ),
         "rolling_beta": charts.line_chart(
             {"rolling beta": rolling_beta(net, market)},
             f"Rolling beta to the {market_label} ({ROLLING_DAYS} days)",
-            size=(8.0, 2.6),
+            size=(charts.FULL_WIDTH, 2.6),
         )
         if market is not None
         else "",
@@ -220,7 +220,7 @@ def extras_context(
         "turnover": charts.line_chart(
             {"turnover": turnover.rolling(TURNOVER_DAYS, min_periods=1).mean()},
             f"Turnover ({TURNOVER_DAYS}-day mean of daily sum |Δw|)",
-            size=(8.0, 2.6),
+            size=(charts.FULL_WIDTH, 2.6),
         )
         if turnover is not None and turnover.notna().any()
         else "",
@@ -238,7 +238,7 @@ def extras_context(
             },
             "Daily rank IC (1 day) and its rolling mean",
             highlight=f"{IC_ROLLING_DAYS}-day mean",
-            size=(8.0, 2.8),
+            size=(charts.FULL_WIDTH, 2.8),
         )
         out["ic_hist"] = charts.histogram(
             ic_daily.to_numpy(), "Distribution of the daily IC", marks={"mean": ic_daily.mean()}

@@ -433,6 +433,13 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
         "suite_table": _suite_table(result),
         "years_table": _slice_table(headline.summary, "year", "Year", _partial_years(headline))
         or table(["Year"], [["no results"]]),
+        "years_note": "Each year's metrics as in summary.csv, on the compounded curve like "
+        "the logged metrics (Ann. return = CAGR over the year's days, annualized)."
+        + (
+            " A year marked from/to a date is partial: the data start or end inside it."
+            if _partial_years(headline)
+            else ""
+        ),
         "caps_table": has_caps,
         "caps_note": "The snapshot has no market caps, so there is no cap-tier breakdown "
         "(cap consistency is left out of the score).",
