@@ -108,7 +108,9 @@ def config_key(params: dict[str, Any]) -> str:
     return ";".join(f"{k}={norm(params[k])}" for k in sorted(params) if k != "kind")
 
 
-def _net_matrix(cells) -> tuple[np.ndarray, list]:
+def net_matrix(cells) -> tuple[np.ndarray, list]:
+    """The cells' daily net returns as a ``(days x cells)`` matrix (NaN where a cell has no
+    row) and its dates: the input of :func:`poc.trust.pbo_cscv`."""
     frames = [c.daily.set_index("date")["net"].rename(i) for i, c in enumerate(cells)]
     if not frames:
         return np.empty((0, 0)), []
@@ -153,7 +155,7 @@ def trust_report(
     # docs/verdict.md.
     daily_var = 1.0 / (n - 1) if n > 1 else np.nan
     sr0 = trust.expected_max_sharpe(n_trials, daily_var)
-    pbo = trust.pbo_cscv(_net_matrix(cells)[0]) if len(cells) >= 2 else None
+    pbo = trust.pbo_cscv(net_matrix(cells)[0]) if len(cells) >= 2 else None
 
     neighbours = trust.grid_neighbours(base, [c.params for c in cells], grid)
     plateau = trust.plateau_ratio(
