@@ -93,7 +93,9 @@ def trust_context(result) -> dict[str, Any] | None:
         [
             "Probability of backtest overfitting",
             fmt_num(t.pbo, 2),
-            f"CSCV over {t.pbo_splits:,} splits of the grid; green needs <= {PBO_OK}"
+            f"share of {t.pbo_splits:,} CSCV splits of the grid where the in-sample best "
+            f"falls below the out-of-sample median: near 0 it generalises, 0.5 is a coin "
+            f"flip (what noise scores); green needs <= {PBO_OK}"
             if t.pbo_splits
             else "needs at least 2 grid cells",
         ],
