@@ -26,6 +26,7 @@ import pandas as pd
 from poc.allocation.feasibility import check_cells_feasible
 from poc.allocation.inputs import allocation_inputs, allocation_sectors
 from poc.allocation.runner import AllocationConfig, fit_model, model_key, run_allocation
+from poc.allocation.sleeves import check_regime_sectors
 from poc.catalog import Snapshot
 from poc.exceptions import ConfigError, NoTradesError
 from poc.experiment import (
@@ -427,6 +428,9 @@ def run_allocation_suite(
     cells = [(cell_name(params, varying), params) for params in spec.cells()]
     # Caps that cannot hold the invested fraction on this universe: refuse before any cell runs.
     check_cells_feasible(((name, config_for(p)) for name, p in cells), prices.shape[1])
+    if any(params.get("model") == "regime" for _, params in cells):
+        # The regime model's matrix is per GICS sector: refuse up front, not cell by cell.
+        check_regime_sectors(list(prices.columns), sectors, snapshot.snapshot_id)
     headline = next(name for name, params in cells if params == spec.headline_cell())
     problem = AllocationProblem(digest, str(prices.index[0].date()), str(prices.index[-1].date()))
     tasks = [
