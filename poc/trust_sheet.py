@@ -121,7 +121,11 @@ def trust_context(result) -> dict[str, Any] | None:
     ]
     if not signal_suite:
         rows = [r for r in rows if not r[0].startswith("Residual IC")]
-        rows[0][2] = f"{t.n_suite_cells} cells of this grid, on the active return"
+        rows[0][2] = (
+            f"{t.n_suite_cells} cells of this grid + {t.n_prior_configs} other configurations "
+            "of the same allocation problem (same allocation digest) already in this "
+            "experiment; Sharpe of the active return"
+        )
     return {
         "table": table(["Measure", "Value", "What it means"], rows, text_columns=["What it means"]),
         "histogram": logit_histogram(t.pbo_logits),
