@@ -89,10 +89,10 @@ def _charts(result, cell) -> dict[str, str]:
         ),
         "drawdown": charts.line_chart(
             {"portfolio": daily["drawdown"], "benchmark": daily["benchmark_drawdown"]},
-            "Drawdown against the benchmark",
+            "Drawdown of the NAV (compounded) below its running peak, against the benchmark",
             percent=True,
             highlight="portfolio",
-            size=(8.0, 2.6),
+            size=(charts.FULL_WIDTH, 2.6),
         ),
         "stacked": charts.stacked_area_chart(
             weights, "Weights by asset (end of day; cash is the gap to 100%)"
@@ -104,14 +104,14 @@ def _charts(result, cell) -> dict[str, str]:
             "Contribution by asset (sum of daily)",
             percent=True,
             horizontal=True,
-            size=(5.0, 5.0),
+            size=(charts.HALF_WIDTH, 5.0),
         ),
         "by_regime": charts.bar_chart(
             by_regime.index,
             by_regime.to_numpy(),
             "Contribution by regime (sum of daily)",
             percent=True,
-            size=(5.0, 3.2),
+            size=(charts.HALF_WIDTH, 3.2),
         ),
     }
 

@@ -42,20 +42,27 @@ _STYLE = {
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    # The figure keeps its size (legends and colour bars fit inside it), so every chart of
+    # one width shows its 9-pt text at one size on the page (see _to_svg).
+    "figure.constrained_layout.use": True,
 }
+# Figure widths in inches: a chart across the page, and one in half of it (.grid2). The
+# page shows a chart at its natural size (1 pt = 1 pt), scaled down only in a narrow pane.
+FULL_WIDTH = 8.0
+HALF_WIDTH = 5.4
 _MAX_POINTS = 1500  # longer series are thinned for drawing (values, not the data, are sampled)
 _MAX_POINTS_MANY = 400  # ... and harder when a chart overlays many series (page weight)
 
 
 def _to_svg(fig) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    fig.savefig(buffer, format="svg")  # no tight bbox: the width is the figure's
     plt.close(fig)
     text = buffer.getvalue()
     start = text.find("<svg")
     svg = re.sub(r"<metadata>.*?</metadata>", "", text[start:], flags=re.DOTALL)
-    # Let the page size the chart: keep the viewBox, drop fixed width/height.
-    svg = re.sub(r'(<svg[^>]*?)\swidth="[^"]*"', r"\1", svg, count=1)
+    # Keep the width (natural size; CSS max-width shrinks it in a narrow pane) and the
+    # viewBox; drop the height so the page derives it from the viewBox when it shrinks.
     svg = re.sub(r'(<svg[^>]*?)\sheight="[^"]*"', r"\1", svg, count=1)
     return svg.replace("<svg", '<svg class="chart" role="img"', 1)
 
@@ -141,7 +148,7 @@ def line_chart(
                 color=palette[i],
             )
             drawn += 1
-        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold", wrap=True)
         ax.set_ylabel(ylabel)
         if log_scale:
             ax.set_yscale("log")
@@ -174,7 +181,7 @@ def area_chart(
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         if isinstance(s.index, pd.DatetimeIndex) and len(s):
             _date_axis(fig, ax)
-        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold", wrap=True)
         return _to_svg(fig)
 
 
@@ -184,7 +191,7 @@ def bar_chart(
     title: str,
     ylabel: str = "",
     percent: bool = False,
-    size=(5.0, 3.0),
+    size=(HALF_WIDTH, 3.0),
     horizontal: bool = False,
 ) -> str:
     """Bars coloured by sign."""
@@ -209,7 +216,7 @@ def bar_chart(
                 ha="right" if long_labels else "center",
             )
             ax.axhline(0, color="#333", lw=0.6)
-        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold", wrap=True)
         ax.set_ylabel(ylabel)
         if percent:
             axis = ax.xaxis if horizontal else ax.yaxis
@@ -229,7 +236,7 @@ def stacked_area_chart(weights: pd.DataFrame, title: str, size=(8.0, 3.6)) -> st
         )
         ax.set_ylim(0, max(1.0, float(w.sum(axis=1).max()) if len(w) else 1.0))
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold", wrap=True)
         if isinstance(w.index, pd.DatetimeIndex) and len(w):
             _date_axis(fig, ax)
         _legend_outside(ax, w.shape[1])
@@ -268,7 +275,7 @@ def heatmap(
         bar = fig.colorbar(im, ax=ax, fraction=0.03)
         if percent:
             bar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold", wrap=True)
         return _to_svg(fig)
 
 
@@ -277,7 +284,7 @@ def histogram(
     title: str,
     bins: int = 60,
     percent: bool = False,
-    size=(5.0, 3.0),
+    size=(HALF_WIDTH, 3.0),
     marks: dict[str, float] | None = None,
 ) -> str:
     """Distribution of ``values`` (finite ones) with labelled vertical ``marks``."""
@@ -294,7 +301,7 @@ def histogram(
             _legend_outside(ax, len(marks))
         if percent:
             ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1))
-        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold", wrap=True)
         ax.set_ylabel("days")
         return _to_svg(fig)
 
@@ -316,5 +323,5 @@ def choice_chart(
         ax.scatter(x, y, color=PALETTE[0], s=14, zorder=3)
         ax.set_yticks(range(len(categories)), categories, fontsize=7)
         ax.set_ylim(-0.5, len(categories) - 0.5)
-        ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(title, loc="left", fontsize=10, fontweight="bold", wrap=True)
         return _to_svg(fig)

@@ -116,7 +116,7 @@ def isoos_rows(metrics: dict[str, float]) -> list[tuple[str, float, float]]:
         ("Annual return", "ann_ret"),
         ("Annual volatility", "ann_vol"),
         ("Sortino", "sortino"),
-        ("Max drawdown", "max_dd"),
+        ("Max drawdown (compounded)", "max_dd"),
         ("Days", "days"),
     )
     nan = float("nan")

@@ -100,10 +100,11 @@ def _walk_forward_section(result, run) -> dict[str, Any]:
     ]
     m = wf.metrics()
     best = result.cell(wf.is_best_cell) if wf.is_best_cell else None
-    curves = {"walk-forward (stitched OOS)": wf.oos_returns.fillna(0.0).cumsum()}
+    # Growth of 1, compounded: the definition of the walk-forward child's cum_return history.
+    curves = {"walk-forward (stitched OOS)": _growth(wf.oos_returns)}
     if best is not None:
         net = best.daily.set_index("date")["net"].reindex(wf.oos_returns.index)
-        curves[f"hindsight best: {best.name}"] = net.fillna(0.0).cumsum()
+        curves[f"hindsight best: {best.name}"] = _growth(net)
     return {
         "name": run.name,
         "summary": table(
@@ -133,12 +134,17 @@ def _walk_forward_section(result, run) -> dict[str, Any]:
         ),
         "nav": charts.line_chart(
             curves,
-            "Cumulative return (sum of daily) over the test windows",
-            percent=True,
+            "Growth of 1 over the test windows (compounded), log scale",
             highlight="walk-forward (stitched OOS)",
-            size=(8.0, 3.0),
+            size=(charts.FULL_WIDTH, 3.0),
+            log_scale=True,
         ),
     }
+
+
+def _growth(returns: pd.Series) -> pd.Series:
+    """Growth of 1 compounded from daily returns (a missing day earns nothing)."""
+    return (1.0 + returns.astype(float).fillna(0.0)).cumprod()
 
 
 def _combos(result, axes):
@@ -152,10 +158,10 @@ def _combos(result, axes):
 
 def _charts(result, cell, group) -> dict[str, str]:
     daily = cell.daily.set_index("date")
-    # Additive curves: compounded ones of a 30-year run differ by orders of magnitude and
-    # flatten every variant but the largest.
-    curves = {c.params["overlay"]: c.daily.set_index("date")["net"].cumsum() for c in group}
-    curves["benchmark"] = daily["benchmark"].fillna(0.0).cumsum()
+    # NAV = 1 + cum_return, compounded like the children's MLflow cum_return history and
+    # the drawdowns below; the log axis keeps 30 years of variants apart.
+    curves = {c.params["overlay"]: _growth(c.daily.set_index("date")["net"]) for c in group}
+    curves["benchmark"] = _growth(daily["benchmark"])
     raw = result.raw_of(cell)
     drawdowns = {f"overlay {cell.params['overlay']}": daily["drawdown"]}
     if raw is not None:
@@ -165,35 +171,36 @@ def _charts(result, cell, group) -> dict[str, str]:
     return {
         "nav": charts.line_chart(
             curves,
-            f"Cumulative net return (sum of daily returns) by overlay{oos}",
-            percent=True,
+            f"NAV (growth of 1 = 1 + cum_return, compounded), log scale, by overlay{oos}",
             highlight=cell.params["overlay"],
+            log_scale=True,
         ),
         "drawdown": charts.line_chart(
             drawdowns,
-            "Drawdown (compounded): raw against the headline overlay",
+            "Drawdown of the NAV (compounded) below its running peak: raw against the "
+            "headline overlay",
             percent=True,
-            size=(8.0, 2.6),
+            size=(charts.FULL_WIDTH, 2.6),
             legend_loc="lower left",
         ),
         "exposure": charts.line_chart(
             {cell.params["overlay"]: daily["exposure"]},
             f"Exposure of {cell.params['overlay']} (decided at the previous close)",
-            size=(8.0, 2.4),
+            size=(charts.FULL_WIDTH, 2.4),
         ),
         "timing": charts.bar_chart(
             overlays,
             [c.metrics.get("timing_ann") for c in group],
             "Timing part (annualized mean)",
             percent=True,
-            size=(5.0, 3.0),
+            size=(charts.HALF_WIDTH, 3.0),
         ),
         "scaling": charts.bar_chart(
             overlays,
             [c.metrics.get("scaling_ann") for c in group],
             "Scaling part (annualized mean)",
             percent=True,
-            size=(5.0, 3.0),
+            size=(charts.HALF_WIDTH, 3.0),
         ),
     }
 

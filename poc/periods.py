@@ -10,7 +10,15 @@ compounded returns, drawdown on the compounded curve).
   metrics come back as ``is_sharpe``, ``oos_sharpe``, ``is_ann_ret``, ...
 * :data:`CRISES` and :func:`crisis_table`: named stress periods that lie entirely
   inside the data, the compounded return and max drawdown of each stream there.
-* :func:`monthly_table` and :func:`annual_table`: calendar returns (compounded).
+* :func:`monthly_table` and :func:`annual_table`: calendar returns (compounded, or
+  summed with ``compound=False``: the additive ``cum_return`` of signal suites).
+* :func:`partial_year_labels`: "1990 (from 1990-03-15)" for a first or last calendar
+  year the data cover only in part.
+
+``compound=False`` is the signal sheet's definition (docs/conventions.md, "Tear sheets:
+one cumulative and one drawdown per sheet"): a period's return is the sum of its daily
+returns and a drawdown is the fall of that sum below its running peak (peak starts at 0),
+in return points.
 """
 
 from __future__ import annotations
@@ -126,7 +134,25 @@ def crises_in(index: pd.DatetimeIndex) -> list[Crisis]:
     return [c for c in CRISES if pd.Timestamp(c.start) >= first and pd.Timestamp(c.end) <= last]
 
 
-def crisis_table(streams: dict[str, pd.Series]) -> pd.DataFrame:
+def additive_max_drawdown(returns: pd.Series) -> float:
+    """Deepest fall of ``cum = returns.cumsum()`` below its running peak (peak starts at 0).
+
+    A negative number in return points, 0 without a drawdown, NaN without data: the
+    drawdown of the additive curve (the compounded one is :func:`poc.metrics.max_drawdown`).
+    """
+    r = pd.Series(returns, dtype=float).dropna().to_numpy()
+    if r.size == 0:
+        return float("nan")
+    cum = np.cumsum(r)
+    return float(min(0.0, (cum - np.maximum.accumulate(np.maximum(cum, 0.0))).min()))
+
+
+def _summed(values: pd.Series) -> float:
+    observed = values.dropna()
+    return float(observed.sum()) if len(observed) else np.nan
+
+
+def crisis_table(streams: dict[str, pd.Series], compound: bool = True) -> pd.DataFrame:
     """Return and max drawdown of each stream in each crisis inside the data.
 
     Parameters
@@ -134,6 +160,9 @@ def crisis_table(streams: dict[str, pd.Series]) -> pd.DataFrame:
     streams : dict
         Label -> daily returns; the first stream's dates decide which crises
         are inside the data.
+    compound : bool
+        Compounded return and drawdown of the compounded curve, or (False) the
+        sum of daily returns and :func:`additive_max_drawdown`.
 
     Returns
     -------
@@ -156,8 +185,12 @@ def crisis_table(streams: dict[str, pd.Series]) -> pd.DataFrame:
         }
         for label, series in streams.items():
             part = series.loc[window]
-            row[f"{label} return"] = metrics.cumulative_return(part)
-            row[f"{label} max DD"] = metrics.max_drawdown(part)
+            if compound:
+                row[f"{label} return"] = metrics.cumulative_return(part)
+                row[f"{label} max DD"] = metrics.max_drawdown(part)
+            else:
+                row[f"{label} return"] = _summed(part)
+                row[f"{label} max DD"] = additive_max_drawdown(part)
         rows.append(row)
     columns = ["crisis", "start", "end", "days"] + [
         f"{label} {what}" for label in streams for what in ("return", "max DD")
@@ -170,26 +203,30 @@ def _compounded(values: pd.Series) -> float:
     return float(np.prod(1.0 + observed.to_numpy()) - 1.0) if len(observed) else np.nan
 
 
-def monthly_table(returns: pd.Series) -> pd.DataFrame:
-    """Compounded return per calendar month: years as rows, ``Jan`` .. ``Dec`` and ``Year``.
+def monthly_table(returns: pd.Series, compound: bool = True) -> pd.DataFrame:
+    """Return per calendar month: years as rows, ``Jan`` .. ``Dec`` and ``Year``.
 
-    A month without observations is NaN; ``Year`` compounds the year's days.
+    Compounded, or (``compound=False``) the sum of the days. A month without
+    observations is NaN; ``Year`` aggregates the year's days the same way.
     """
+    aggregate = _compounded if compound else _summed
     returns = returns.dropna()
     names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     if returns.empty:
         return pd.DataFrame(columns=[*names, "Year"])
     index = pd.DatetimeIndex(returns.index)
-    by_month = returns.groupby([index.year, index.month]).apply(_compounded)
+    by_month = returns.groupby([index.year, index.month]).apply(aggregate)
     table = by_month.unstack().reindex(columns=range(1, 13))
     table.columns = names
-    table["Year"] = returns.groupby(index.year).apply(_compounded)
+    table["Year"] = returns.groupby(index.year).apply(aggregate)
     table.index.name = "year"
     return table
 
 
-def annual_table(streams: dict[str, pd.Series], oos_start=None) -> pd.DataFrame:
-    """Compounded return per calendar year for each stream, and the first stream's Sharpe.
+def annual_table(
+    streams: dict[str, pd.Series], oos_start=None, compound: bool = True
+) -> pd.DataFrame:
+    """Return per calendar year for each stream, and the first stream's Sharpe.
 
     Parameters
     ----------
@@ -198,7 +235,10 @@ def annual_table(streams: dict[str, pd.Series], oos_start=None) -> pd.DataFrame:
     oos_start : optional
         When given, a ``sample`` column marks each year ``IS``, ``OOS`` or
         ``IS/OOS`` (the split falls inside the year).
+    compound : bool
+        Compounded returns, or (False) the sum of the year's daily returns.
     """
+    aggregate = _compounded if compound else _summed
     if not streams:
         raise ConfigError("annual_table needs at least one return stream")
     label, primary = next(iter(streams.items()))
@@ -206,7 +246,7 @@ def annual_table(streams: dict[str, pd.Series], oos_start=None) -> pd.DataFrame:
     frame = pd.DataFrame(index=pd.Index(years, name="year"))
     for name, series in streams.items():
         index = pd.DatetimeIndex(series.index)
-        frame[f"{name} return"] = series.groupby(index.year).apply(_compounded)
+        frame[f"{name} return"] = series.groupby(index.year).apply(aggregate)
     index = pd.DatetimeIndex(primary.index)
     frame[f"{label} Sharpe"] = primary.groupby(index.year).apply(metrics.sharpe_ratio)
     if oos_start is not None:
@@ -218,3 +258,41 @@ def annual_table(streams: dict[str, pd.Series], oos_start=None) -> pd.DataFrame:
             for a, b in zip(after.all().reindex(years), after.any().reindex(years), strict=True)
         ]
     return frame
+
+
+def partial_year_labels(dates) -> dict[int, str]:
+    """Row labels of the first and last calendar years that the data cover only in part.
+
+    The first year is partial when the data start more than one weekday after the
+    year's first weekday from 2 January (one weekday of slack for a New Year holiday);
+    the last when they end more than one weekday before the year's last weekday (for a
+    31 December closure). There is no exchange calendar here, only the data's dates.
+
+    Parameters
+    ----------
+    dates : array-like of datetimes
+        The observed dates of a stream (NaN returns already dropped).
+
+    Returns
+    -------
+    dict
+        ``{1990: "1990 (from 1990-03-15)", 2022: "2022 (to 2022-12-28)"}``; a full
+        year is absent, a single partial year reads ``"2020 (2020-02-03 to 2020-06-30)"``.
+    """
+    index = pd.DatetimeIndex(dates)
+    if len(index) == 0:
+        return {}
+    first, last = index.min().normalize(), index.max().normalize()
+    day = pd.offsets.BDay()
+    starts_late = first > day.rollforward(pd.Timestamp(first.year, 1, 2)) + day
+    ends_early = last < day.rollback(pd.Timestamp(last.year, 12, 31)) - day
+    labels: dict[int, str] = {}
+    if first.year == last.year:
+        if starts_late or ends_early:
+            labels[first.year] = f"{first.year} ({first.date()} to {last.date()})"
+        return labels
+    if starts_late:
+        labels[first.year] = f"{first.year} (from {first.date()})"
+    if ends_early:
+        labels[last.year] = f"{last.year} (to {last.date()})"
+    return labels

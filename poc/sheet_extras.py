@@ -8,7 +8,8 @@ histogram (signal suites), turnover over time, and a short glossary.
 Every function takes the headline's daily table (or plain series) and
 returns formatted tables and inline SVG; nothing here touches MLflow or files.
 Conventions (docs/conventions.md): 252 periods a year, Sharpe = mean/std
-(ddof=1) x sqrt(252), drawdowns of the compounded curve.
+(ddof=1) x sqrt(252); drawdowns and monthly returns follow the sheet's cum_return
+(compounded for allocations, additive for signal suites).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 
 from poc import charts
 from poc.metrics import drawdown_periods
+from poc.periods import partial_year_labels
 
 PERIODS = 252
 ROLLING_DAYS = 126  # about six months: long enough for a Sharpe, short enough to move
@@ -138,11 +140,13 @@ def worst_drawdowns_table(net: pd.Series, compound: bool, top: int = 5) -> dict[
     return table(["#", "Peak", "Trough", "Recovery", "Depth", "Days"], rows, None, ["Recovery"])
 
 
-def monthly_table(monthly: pd.DataFrame) -> dict[str, Any]:
+def monthly_table(monthly: pd.DataFrame, years: dict[int, str] | None = None) -> dict[str, Any]:
+    """The year x month table; ``years`` relabels partial years ("1990 (from 1990-03-15)")."""
     from poc.tearsheet import table
 
     names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    rows = [[str(y), *(_fmt_pct(v) for v in row)] for y, row in monthly.iterrows()]
+    years = years or {}
+    rows = [[years.get(y, str(y)), *(_fmt_pct(v) for v in row)] for y, row in monthly.iterrows()]
     return table(["Year", *names], rows)
 
 
@@ -178,28 +182,32 @@ def extras_context(
         "monthly_heatmap": charts.heatmap(
             monthly.set_axis(month_names, axis=1),
             "Monthly returns (" + ("compounded" if compound else "sum of daily") + ")",
-            size=(8.0, max(2.5, 0.16 * len(monthly) + 1.0)),
+            size=(charts.FULL_WIDTH, max(2.5, 0.16 * len(monthly) + 1.0)),
             cmap="RdYlGn",
             symmetric=True,
             percent=True,
         )
         if len(monthly)
         else "",
-        "monthly_table": monthly_table(monthly) if len(monthly) else None,
+        "monthly_table": monthly_table(monthly, partial_year_labels(net.dropna().index))
+        if len(monthly)
+        else None,
         "rolling_sharpe": charts.line_chart(
             {"rolling Sharpe": rolling_sharpe(net)},
             f"Rolling Sharpe ({ROLLING_DAYS} days)",
-            size=(8.0, 2.6),
+            size=(charts.FULL_WIDTH, 2.6),
         ),
         "rolling_beta": charts.line_chart(
             {"rolling beta": rolling_beta(net, market)},
             f"Rolling beta to the {market_label} ({ROLLING_DAYS} days)",
-            size=(8.0, 2.6),
+            size=(charts.FULL_WIDTH, 2.6),
         )
         if market is not None
         else "",
         "drawdowns_table": worst_drawdowns_table(net, compound),
-        "drawdowns_basis": "compounded curve" if compound else "cum_return, additive",
+        "drawdowns_basis": "of the compounded curve"
+        if compound
+        else "of the additive cum_return, in return points",
         "distribution": charts.histogram(
             net.to_numpy(),
             "Distribution of daily net returns",
@@ -212,7 +220,7 @@ def extras_context(
         "turnover": charts.line_chart(
             {"turnover": turnover.rolling(TURNOVER_DAYS, min_periods=1).mean()},
             f"Turnover ({TURNOVER_DAYS}-day mean of daily sum |Δw|)",
-            size=(8.0, 2.6),
+            size=(charts.FULL_WIDTH, 2.6),
         )
         if turnover is not None and turnover.notna().any()
         else "",
@@ -230,7 +238,7 @@ def extras_context(
             },
             "Daily rank IC (1 day) and its rolling mean",
             highlight=f"{IC_ROLLING_DAYS}-day mean",
-            size=(8.0, 2.8),
+            size=(charts.FULL_WIDTH, 2.8),
         )
         out["ic_hist"] = charts.histogram(
             ic_daily.to_numpy(), "Distribution of the daily IC", marks={"mean": ic_daily.mean()}

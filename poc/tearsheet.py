@@ -192,7 +192,7 @@ SIGNAL_CELL_COLUMNS = (
     ("Gross Sharpe", "gross_sharpe", fmt_num),
     ("Ann. return", "ann_ret", fmt_pct),
     ("Ann. vol", "ann_vol", fmt_pct),
-    ("Max DD", "max_dd", fmt_pct),
+    ("Max DD (compounded)", "max_dd", fmt_pct),
     ("Turnover", "turnover", fmt_num),
 )
 
@@ -206,7 +206,9 @@ def _suite_table(result) -> dict:
     )
 
 
-def _slice_table(summary: pd.DataFrame | None, group: str, label: str) -> dict | None:
+def _slice_table(
+    summary: pd.DataFrame | None, group: str, label: str, names: dict | None = None
+) -> dict | None:
     if summary is None:
         return None
     part = summary[summary["slice"] == group]
@@ -214,7 +216,7 @@ def _slice_table(summary: pd.DataFrame | None, group: str, label: str) -> dict |
         return None
     rows = [
         [
-            str(r["label"]),
+            (names or {}).get(_year_key(r["label"]), str(r["label"])),
             fmt_num(r.get("sharpe")),
             fmt_pct(r.get("ann_ret")),
             fmt_pct(r.get("ann_vol")),
@@ -224,7 +226,27 @@ def _slice_table(summary: pd.DataFrame | None, group: str, label: str) -> dict |
         ]
         for r in part.to_dict("records")
     ]
-    return table([label, "Sharpe", "Ann. return", "Ann. vol", "Max DD", "Turnover", "Days"], rows)
+    return table(
+        [label, "Sharpe", "Ann. return", "Ann. vol", "Max DD (compounded)", "Turnover", "Days"],
+        rows,
+    )
+
+
+def _year_key(label):
+    """A slice label as the int year :func:`poc.periods.partial_year_labels` keys on."""
+    try:
+        return int(label)
+    except (TypeError, ValueError):
+        return label
+
+
+def _partial_years(headline) -> dict:
+    """'1990 (from 1990-03-15)' labels of the headline's partial first/last years."""
+    from poc.periods import partial_year_labels
+
+    if not headline.ok or headline.daily is None:
+        return {}
+    return partial_year_labels(headline.daily["date"])
 
 
 def _baselines_table(result) -> dict | None:
@@ -322,7 +344,8 @@ def _charts(result) -> dict[str, str]:
         # the compounded curve of a losing long-short book sits at -100% and says nothing.
         "drawdown": charts.area_chart(
             _additive_drawdown(headline.daily.set_index("date")["net"]),
-            f"Drawdown of cum_return below its running peak ({result.headline})",
+            f"Drawdown of cum_return (additive, return points) below its running peak "
+            f"({result.headline})",
         )
         if headline.ok
         else "",
@@ -376,7 +399,9 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
         "signal_name": result.signal_name,
         "generated_at": timestamp(),
         "footer": "poc tear sheet · numbers computed by the suite of this run · "
-        "Sharpe = mean/std x sqrt(252), returns compounded, max drawdown on the compounded curve",
+        "Sharpe = mean/std x sqrt(252); cum_return, its drawdowns and the calendar tables are "
+        "additive (sums of daily net returns); Ann. return (CAGR) and Max DD (compounded) are "
+        "the logged metrics",
         "header": {
             "date_range": f"{result.date_range[0]} to {result.date_range[1]}",
             "n_cells": len(result.grid_cells),
@@ -400,14 +425,21 @@ def suite_context(result, run: dict[str, str]) -> dict[str, Any]:
             {"label": "Sharpe (net)", "value": fmt_num(m.get("sharpe"))},
             {"label": "Annual return", "value": fmt_pct(m.get("ann_ret"))},
             {"label": "Annual volatility", "value": fmt_pct(m.get("ann_vol"))},
-            {"label": "Max drawdown", "value": fmt_pct(m.get("max_dd"))},
+            {"label": "Max drawdown (compounded)", "value": fmt_pct(m.get("max_dd"))},
             {"label": "Daily turnover", "value": fmt_num(m.get("turnover"))},
             {"label": "Names per day", "value": fmt_num(cov["avg_names"], 1)},
             {"label": "IC (1 day)", "value": fmt_num(ev["ic_by_horizon"][1].mean, 4)},
         ],
         "suite_table": _suite_table(result),
-        "years_table": _slice_table(headline.summary, "year", "Year")
+        "years_table": _slice_table(headline.summary, "year", "Year", _partial_years(headline))
         or table(["Year"], [["no results"]]),
+        "years_note": "Each year's metrics as in summary.csv, on the compounded curve like "
+        "the logged metrics (Ann. return = CAGR over the year's days, annualized)."
+        + (
+            " A year marked from/to a date is partial: the data start or end inside it."
+            if _partial_years(headline)
+            else ""
+        ),
         "caps_table": has_caps,
         "caps_note": "The snapshot has no market caps, so there is no cap-tier breakdown "
         "(cap consistency is left out of the score).",
@@ -484,4 +516,7 @@ def _periods(headline) -> dict[str, Any] | None:
     from poc.periods_sheet import periods_section
 
     net = headline.daily.set_index("date")["net"]
-    return periods_section({"net": net}, primary_label=f"{headline.name}, net", heatmap=False)
+    # compound=False: the sheet's one definition, the additive cum_return (docs/conventions.md).
+    return periods_section(
+        {"net": net}, primary_label=f"{headline.name}, net", heatmap=False, compound=False
+    )

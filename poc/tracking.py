@@ -101,8 +101,9 @@ def parent_run(
         client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FINISHED))
 
 
-# MLflow 3's UI opens an experiment in its GenAI view unless this tag says otherwise; the
-# "Model training" view is the one with the runs table, the chart view and Compare.
+# The experiment's kind for MLflow 3's UI ("Model training", not GenAI): it stops the UI
+# asking which kind the experiment is. Which view a link opens is chosen by the link's
+# ``workflowType`` query (UI_VIEW_QUERY below), not by this tag.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
 
@@ -457,11 +458,19 @@ def download_run_artifact(run_id: str, artifact: str, folder: Path) -> Path:
     return Path(local)
 
 
+# MLflow 3.x's UI (3.17 checked) chooses "GenAI" or "Model training" with a sidebar toggle
+# read from the URL's ``workflowType`` query, else the browser's localStorage (default
+# GenAI); it does not read the experiment's ``mlflow.experimentKind`` tag (that tag only
+# spares the "which kind of experiment?" prompt; mlflow/mlflow#24498). So every UI link
+# carries the query: it opens the runs table, the chart view and Compare.
+UI_VIEW_QUERY = "?workflowType=machine_learning"
+
+
 def run_link(run_id: str, experiment_id: str) -> str:
     """Where a person opens a run: the UI page on an HTTP server, else ``runs:/ID``."""
     uri = mlflow.get_tracking_uri()
     if uri.startswith(("http://", "https://")):
-        return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}{UI_VIEW_QUERY}"
     return f"runs:/{run_id}"
 
 
@@ -478,7 +487,7 @@ def tearsheet_link(run_id: str, artifact: str = "tearsheet.html") -> str:
         base = uri.rstrip("/")
         return (
             f"{base}/#/experiments/{run.info.experiment_id}/runs/{run_id}/artifacts/"
-            f"{quote(artifact)}"
+            f"{quote(artifact)}{UI_VIEW_QUERY}"
         )
     artifact_uri = run.info.artifact_uri
     if artifact_uri.startswith("file://"):

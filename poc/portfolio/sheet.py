@@ -165,11 +165,14 @@ def _charts(cell) -> dict[str, str]:
                 "benchmark buy and hold": daily["benchmark_cumulative"],
                 "random-entry control (median)": daily["control_cumulative"],
             },
-            "Cumulative return (net of costs): signal book, benchmark, random-entry control",
+            "Cumulative return (compounded, net of costs): signal book, benchmark, "
+            "random-entry control",
             percent=True,
             highlight="signal book",
         ),
-        "drawdown": charts.area_chart(daily["drawdown"], "Drawdown of the signal book"),
+        "drawdown": charts.area_chart(
+            daily["drawdown"], "Drawdown of the signal book (compounded curve below its peak)"
+        ),
         "r_hist": _r_histogram(cell.tables["trades"]),
     }
 
@@ -183,7 +186,10 @@ def _r_histogram(ledger: pd.DataFrame) -> str:
     counts, _ = np.histogram(np.clip(r, edges[0], edges[-1] - 1e-9), bins=edges)
     labels = [f"{lo:g}" for lo in edges[:-1]]
     return charts.bar_chart(
-        labels, counts, "Trades by R multiple (bins of 0.5R; ends clipped)", size=(8.0, 2.6)
+        labels,
+        counts,
+        "Trades by R multiple (bins of 0.5R; ends clipped)",
+        size=(charts.FULL_WIDTH, 2.6),
     )
 
 

@@ -152,3 +152,53 @@ def test_monthly_heatmap_is_centred_on_zero_and_can_be_left_to_another_section()
     with_map = periods_section({"raw": losing})["monthly_heatmap"]
     assert "<svg" in with_map and "%" in with_map  # colour bar labelled in percent
     assert periods_section({"raw": losing}, heatmap=False)["monthly_heatmap"] == ""
+
+
+def test_partial_year_labels_mark_only_years_the_data_cover_in_part():
+    from poc.periods import partial_year_labels
+
+    # Starts mid-March and ends two trading days before the year's last weekday.
+    assert partial_year_labels(pd.bdate_range("1990-03-15", "2022-12-28")) == {
+        1990: "1990 (from 1990-03-15)",
+        2022: "2022 (to 2022-12-28)",
+    }
+    # First weekday after New Year to the last weekday: full years.
+    assert partial_year_labels(pd.bdate_range("1991-01-02", "2022-12-30")) == {}
+    # One weekday of slack each side (a 2 January holiday, a 31 December closure).
+    assert partial_year_labels(pd.DatetimeIndex(["2012-01-03", "2013-12-30"])) == {}
+    assert partial_year_labels(pd.bdate_range("2020-02-03", "2020-06-30")) == {
+        2020: "2020 (2020-02-03 to 2020-06-30)"
+    }
+    assert partial_year_labels(pd.DatetimeIndex([])) == {}
+
+
+def test_additive_tables_sum_days_and_measure_drawdown_in_return_points():
+    from poc.periods import additive_max_drawdown
+
+    dates = pd.bdate_range("2021-01-04", periods=4)
+    r = pd.Series([0.1, -0.3, -0.2, 0.6], index=dates)
+    # cum .1 -.2 -.4 .2: the peak .1 falls to -.4, 0.5 return points; compounded differs.
+    assert np.isclose(additive_max_drawdown(r), -0.5)
+    assert np.isclose(metrics.max_drawdown(r), 0.7 * 0.8 - 1.0)
+    assert np.isclose(monthly_table(r, compound=False).loc[2021, "Jan"], 0.2)
+    assert np.isclose(annual_table({"net": r}, compound=False).loc[2021, "net return"], 0.2)
+    assert np.isclose(annual_table({"net": r}).loc[2021, "net return"], 1.1 * 0.7 * 0.8 * 1.6 - 1)
+    assert np.isnan(additive_max_drawdown(pd.Series([], dtype=float)))
+
+
+def test_periods_section_labels_partial_years_and_names_its_definition():
+    from poc.periods_sheet import periods_section
+
+    dates = pd.bdate_range("1990-03-15", "1992-12-31")
+    r = pd.Series(0.001, index=dates)
+    additive = periods_section({"net": r}, compound=False, heatmap=False)
+    compounded = periods_section({"net": r}, heatmap=False)
+    for section in (additive, compounded):
+        for key in ("annual_table", "monthly_table"):
+            labels = [row["cells"][0] for row in section[key]["rows"]]
+            assert labels == ["1990 (from 1990-03-15)", "1991", "1992"], key
+        assert "partial" in section["annual_note"] and "partial" in section["monthly_note"]
+    assert "sums of daily returns" in additive["annual_note"]
+    assert "compounded" in compounded["annual_note"]
+    year_1991 = (pd.DatetimeIndex(dates).year == 1991).sum()
+    assert additive["annual_table"]["rows"][1]["cells"][1] == f"{0.001 * year_1991 * 100:.1f}%"

@@ -54,3 +54,33 @@ def test_extras_context_renders_self_contained():
     html = page.render(css="", title="t", footer="f", extras=extras, extras_cell="lag=0")
     assert 'id="glossary"' in html and "cum_return" in html
     assert "http://" not in html.replace("http://www.w3.org", "")
+
+
+def test_monthly_table_labels_a_partial_first_year():
+    dates = pd.bdate_range("1990-03-15", "1991-12-31")
+    extras = sheet_extras.extras_context(pd.Series(0.001, index=dates), None, None, compound=True)
+    labels = [row["cells"][0] for row in extras["monthly_table"]["rows"]]
+    assert labels == ["1990 (from 1990-03-15)", "1991"]
+    assert extras["drawdowns_basis"] == "of the compounded curve"
+
+
+def test_every_chart_is_its_figure_width_whatever_its_legend_or_title():
+    """A long legend or title no longer widens a chart: one width, one text size on the page."""
+    import re
+
+    from poc import charts
+
+    dates = pd.bdate_range("2019-01-01", periods=300)
+    many = {
+        f"lag={i} resid=industry rebal=monthly": pd.Series(float(i), index=dates) for i in range(14)
+    }
+    wide = charts.line_chart(many, "A title " * 20)
+    plain = charts.area_chart(pd.Series(-0.1, index=dates), "Drawdown")
+    half = charts.histogram(np.arange(10.0), "h", marks={"mean": 4.5})
+
+    def width(svg):
+        return re.match(r'<svg[^>]*\swidth="([\d.]+)pt"', svg).group(1)
+
+    assert width(wide) == width(plain) == f"{charts.FULL_WIDTH * 72:g}"
+    assert width(half) == f"{charts.HALF_WIDTH * 72:g}"
+    assert not re.match(r"<svg[^>]*\sheight=", wide)  # the page derives it from the viewBox

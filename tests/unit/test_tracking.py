@@ -90,7 +90,12 @@ def test_link_is_ui_address_for_http_server(store, monkeypatch):
     link = tracking.tearsheet_link(run.run_id)
     assert link == (
         f"http://mlflow.example:5000/#/experiments/{experiment_id}/runs/{run.run_id}"
-        "/artifacts/tearsheet.html"
+        "/artifacts/tearsheet.html?workflowType=machine_learning"
+    )
+    # The run's page too opens in MLflow 3's "Model training" view (the runs table).
+    assert tracking.run_link(run.run_id, experiment_id) == (
+        f"http://mlflow.example:5000/#/experiments/{experiment_id}/runs/{run.run_id}"
+        "?workflowType=machine_learning"
     )
 
 
