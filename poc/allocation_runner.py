@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from poc import interrupts, lifecycle, resume, tearsheet, tracking
+from poc.allocation_suite import ALLOCATION_TAG, TRIAL_TAG, AllocationProblem
 from poc.catalog import Snapshot
 from poc.exceptions import PocError
 from poc.runner import (
@@ -35,6 +37,7 @@ from poc.runner import (
     suite_config,
 )
 from poc.suite import CellResult, ProgressFn
+from poc.trust_suite import with_prior_trials
 
 
 def _log_allocation_cell(
@@ -42,14 +45,22 @@ def _log_allocation_cell(
     c: CellResult,
     headline: str,
     digests: dict[str, str] | None = None,
+    problem: AllocationProblem | None = None,
 ) -> str:
     """One allocation child with ``allocation_history.csv`` and ``trades.csv`` (and, with
-    ``digests``, the ``cell.zip`` a resume rebuilds it from)."""
+    ``digests``, the ``cell.zip`` a resume rebuilds it from).
+
+    With ``problem`` the child carries ``allocation_digest`` and ``trial_config`` (its full
+    configuration and window): later suites of the same problem count it as a prior trial
+    (:func:`poc.tracking.prior_trials`).
+    """
     tags = {
         "kind": "allocation",
         "headline": str(c.name == headline),
         "cum_return_definition": ALLOCATION_CUM_RETURN_DEFINITION,
     }
+    if problem is not None:
+        tags.update({ALLOCATION_TAG: problem.digest, TRIAL_TAG: problem.trial_key(c.params)})
     with tempfile.TemporaryDirectory(prefix="poc-cell-") as tmp:
         files = []
         if c.ok:
@@ -106,10 +117,32 @@ def render_allocation(result, run_id: str, command: str, git_commit: str | None)
     return tearsheet.render("allocation.html.j2", context)
 
 
+def prior_allocation_trials(run: tracking.ParentRun, problem: AllocationProblem | None):
+    """The experiment's earlier trials of the same allocation problem (not this suite's)."""
+    if problem is None:
+        return None
+    return tracking.prior_trials(
+        run.experiment_id,
+        problem.digest,
+        run.run_id,
+        kind="allocation",
+        digest_tag=ALLOCATION_TAG,
+        metric="active_sharpe",
+        key_tag=TRIAL_TAG,
+    )
+
+
 def _finish_allocation(
     run: tracking.ParentRun, result, snapshot: Snapshot, command: str, git_commit: str | None
-) -> str:
-    """Snapshot input, parent tags and metrics, tear sheet and artifacts; returns the link."""
+) -> tuple[str, Any]:
+    """Snapshot input, parent tags and metrics, tear sheet and artifacts.
+
+    Returns the link and the result with its verdict deflated by the experiment's
+    earlier trials of the same allocation problem (docs/verdict.md).
+    """
+    prior = prior_allocation_trials(run, getattr(result, "problem", None))
+    if prior is not None:
+        result = with_prior_trials(result, prior)
     spec = result.spec
     log_snapshot_input(run, snapshot)
     headline = result.cell(result.headline)
@@ -121,6 +154,7 @@ def _finish_allocation(
             "snapshot_id": result.snapshot_id,
             "snapshot_digest": result.snapshot_digest,
             "headline_cell": result.headline,
+            **({ALLOCATION_TAG: result.problem.digest} if getattr(result, "problem", None) else {}),
             **_allocation_verdict_tags(result),
         },
         metrics={
@@ -151,7 +185,7 @@ def _finish_allocation(
         daily,
         suite_config(result, command, git_commit),
     )
-    return tracking.tearsheet_link(run.run_id)
+    return tracking.tearsheet_link(run.run_id), result
 
 
 def _allocation_outcome(run: tracking.ParentRun, result, link: str) -> RunOutcome:
@@ -174,8 +208,8 @@ def log_allocation_suite(
     with tracking.parent_run(spec.name, f"{spec.name} allocation", attach_run_id) as run:
         with lifecycle.closing_run(run.run_id, tracking.end_run):
             for c in result.cells:
-                _log_allocation_cell(run, c, result.headline)
-            link = _finish_allocation(run, result, snapshot, command, git_commit)
+                _log_allocation_cell(run, c, result.headline, problem=result.problem)
+            link, result = _finish_allocation(run, result, snapshot, command, git_commit)
     return _allocation_outcome(run, result, link)
 
 
@@ -233,8 +267,10 @@ def run_allocation_experiment(
                 logger = ChildLogger(run, "", snapshot.digest, progress, say)
                 logger.log_cell = _log_allocation_cell
 
-                def before_cells(headline, wanted):
+                def before_cells(headline, wanted, problem):
                     logger.headline = headline
+                    # Every child carries the problem's digest and its trial key.
+                    logger.log_cell = partial(_log_allocation_cell, problem=problem)
                     if old is None:
                         return {}
                     return reuse_cells(
@@ -249,7 +285,7 @@ def run_allocation_experiment(
                     raise logger.error
                 interrupts.pause_for_test("logging")
                 say("logging the suite: tear sheet ...")
-                link = _finish_allocation(run, result, snapshot, command, git_commit)
+                link, result = _finish_allocation(run, result, snapshot, command, git_commit)
     except Exception as exc:
         if isinstance(exc, PocError) or "result" not in computed or results_dir is None:
             raise

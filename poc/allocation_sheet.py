@@ -130,6 +130,11 @@ def allocation_context(result, run: dict[str, str]) -> dict[str, Any]:
     header_rows = [
         ("Snapshot", result.snapshot_id),
         ("Snapshot digest", f"sha256 {result.snapshot_digest}"),
+        *(
+            [("Allocation digest", f"sha256 {result.problem.digest} (snapshot, assets, benchmark)")]
+            if getattr(result, "problem", None) is not None
+            else []
+        ),
         ("Assets", ", ".join(result.assets)),
         ("Experiment", result.spec.name),
         ("MLflow run", run.get("run_id", "")),

@@ -12,6 +12,8 @@ cell travel in ``CellResult.tables``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ import pandas as pd
 from poc.allocation.feasibility import check_cells_feasible
 from poc.allocation.inputs import allocation_inputs, allocation_sectors
 from poc.allocation.runner import AllocationConfig, fit_model, model_key, run_allocation
+from poc.allocation.sleeves import check_regime_sectors
 from poc.catalog import Snapshot
 from poc.exceptions import ConfigError, NoTradesError
 from poc.experiment import (
@@ -41,6 +44,7 @@ from poc.experiment import (
 from poc.metrics import drawdown_series
 from poc.oos import parse_oos_start, resolve_split, with_split
 from poc.suite import CellResult, ProgressFn, cell_name, run_cells
+from poc.trust_suite import active_sharpe, allocation_trust, survivorship_biased
 
 CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(AllocationConfig)}
 TOP_LEVEL_KEYS = {
@@ -177,6 +181,48 @@ def config_for(params: dict[str, Any]) -> AllocationConfig:
 
 
 # --------------------------------------------------------------------------
+# The allocation problem: what trials of the same search share
+# --------------------------------------------------------------------------
+
+ALLOCATION_TAG = "allocation_digest"  # child and parent tag: the problem's digest
+TRIAL_TAG = "trial_config"  # child tag: the cell's full configuration and window
+
+
+def allocation_digest(snapshot_digest: str, assets: list[str], benchmark: pd.Series) -> str:
+    """sha256 of what is being allocated: the snapshot, the asset set and the benchmark.
+
+    Two allocation suites with the same digest search over the same problem, so their
+    cells are trials of one search (:func:`poc.tracking.prior_trials`). The window and
+    every AllocationConfig field are part of a trial's configuration instead
+    (:meth:`AllocationProblem.trial_key`): a different window or cap is another trial
+    of the same problem, not a new problem.
+    """
+    bench = pd.util.hash_pandas_object(benchmark, index=True).to_numpy()
+    document = {
+        "snapshot_digest": snapshot_digest,
+        "assets": sorted(str(a) for a in assets),
+        "benchmark": hashlib.sha256(bench.tobytes()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AllocationProblem:
+    """The allocation problem a suite searches (digest) and its window (part of each trial)."""
+
+    digest: str
+    start: str
+    end: str
+
+    def trial_key(self, params: dict[str, Any]) -> str:
+        """A cell's configuration key: every AllocationConfig field (defaults filled in,
+        so grids over different axes compare) plus the window."""
+        from poc.trust_suite import config_key
+
+        return config_key({**config_for(params).to_params(), "start": self.start, "end": self.end})
+
+
+# --------------------------------------------------------------------------
 # Cells
 # --------------------------------------------------------------------------
 
@@ -280,6 +326,8 @@ def run_allocation_cell(
             raise NoTradesError(reason)
         metrics = dict(result.metrics)
         metrics.update(
+            # The Sharpe trials of this allocation problem are compared on (docs/verdict.md).
+            active_sharpe=float(active_sharpe(daily)),
             net_return_sum=float(daily["net"].sum()),
             cost_drag_sum=float(daily["cost_drag"].sum()),
             total_costs=float(result.execution.costs.sum()),
@@ -335,6 +383,8 @@ class AllocationSuiteResult:
     trust: Any = None  # poc.trust_suite.TrustReport on active returns
     verdict: Any = None  # poc.verdict.Verdict on active returns (docs/verdict.md)
     oos_start: str | None = None  # first out-of-sample date when the spec splits IS/OOS
+    problem: AllocationProblem | None = None  # digest and window: how prior trials are found
+    survivorship: bool = False  # the snapshot's universe is today's survivors (verdict caveat)
 
     def cell(self, name: str) -> CellResult:
         return next(c for c in self.cells if c.name == name)
@@ -349,16 +399,19 @@ def run_allocation_suite(
     spec: AllocationSpec,
     snapshot: Snapshot,
     progress: ProgressFn | None = None,
-    before_cells: Callable[[str, dict], dict[tuple[str, str], CellResult]] | None = None,
+    before_cells: Callable[[str, dict, AllocationProblem], dict[tuple[str, str], CellResult]]
+    | None = None,
 ) -> AllocationSuiteResult:
     """Run every cell of an allocation grid on a snapshot's prices and benchmark.
 
-    ``before_cells(headline_name, wanted)``, when given, is called before any cell
-    runs with every cell's params by ``(name, "cell")`` and returns finished cells
-    to reuse instead of recomputing (``poc allocate --resume``).
+    ``before_cells(headline_name, wanted, problem)``, when given, is called before any
+    cell runs with every cell's params by ``(name, "cell")`` and the
+    :class:`AllocationProblem` (its digest and trial keys tag the child runs); it returns
+    finished cells to reuse instead of recomputing (``poc allocate --resume``).
     """
     started = time.perf_counter()
     prices, benchmark = allocation_inputs(snapshot)
+    digest = allocation_digest(snapshot.digest, list(prices.columns), benchmark)
     if spec.start:
         prices = prices[prices.index >= pd.Timestamp(spec.start)]
     if spec.end:
@@ -375,14 +428,18 @@ def run_allocation_suite(
     cells = [(cell_name(params, varying), params) for params in spec.cells()]
     # Caps that cannot hold the invested fraction on this universe: refuse before any cell runs.
     check_cells_feasible(((name, config_for(p)) for name, p in cells), prices.shape[1])
+    if any(params.get("model") == "regime" for _, params in cells):
+        # The regime model's matrix is per GICS sector: refuse up front, not cell by cell.
+        check_regime_sectors(list(prices.columns), sectors, snapshot.snapshot_id)
     headline = next(name for name, params in cells if params == spec.headline_cell())
+    problem = AllocationProblem(digest, str(prices.index[0].date()), str(prices.index[-1].date()))
     tasks = [
         (run_allocation_cell, (prices, benchmark, sectors, params, name, oos_date))
         for name, params in cells
     ]
     # A resumed suite hands back the cells an earlier run finished (poc.resume).
     wanted = {(name, "cell"): params for name, params in cells}
-    reused = before_cells(headline, wanted) if before_cells is not None else {}
+    reused = before_cells(headline, wanted, problem) if before_cells is not None else {}
     todo = [task for task, key in zip(tasks, wanted, strict=True) if key not in reused]
     computed = {r.name: r for r in run_cells(todo, spec.n_jobs, spec.backend, progress)}
     results = [with_split(reused.get(key) or computed[key[0]], oos_date) for key in wanted]
@@ -392,14 +449,15 @@ def run_allocation_suite(
         snapshot_id=snapshot.snapshot_id,
         snapshot_digest=snapshot.digest,
         assets=list(prices.columns),
-        date_range=(str(prices.index[0].date()), str(prices.index[-1].date())),
+        date_range=(problem.start, problem.end),
         cells=results,
         headline=headline,
         notes=notes,
         seconds=time.perf_counter() - started,
         oos_start=oos_date,
+        problem=problem,
+        survivorship=survivorship_biased(snapshot.manifest),
     )
-    from poc.trust_suite import allocation_trust, survivorship_biased
-
-    report, verdict = allocation_trust(result, survivorship_biased(snapshot.manifest))
+    # Trials of this grid only; poc.allocation_runner adds the experiment's prior trials.
+    report, verdict = allocation_trust(result, result.survivorship)
     return dataclasses.replace(result, trust=report, verdict=verdict)

@@ -316,13 +316,16 @@ def local_link(link: str) -> str:
     return Path(link).resolve().as_uri()
 
 
-def _run_interruptibly(args: argparse.Namespace, keys: Sequence[str], start):
+def _run_interruptibly(
+    args: argparse.Namespace, keys: Sequence[str], start, rerun_command: str | None = None
+):
     """Run a suite under the interruption handler; ``(outcome, None)`` or ``(None, exit code)``.
 
     ``start(notify, attach_run_id)`` runs the suite (importing what it needs inside, so a
     Ctrl-C during the heavy imports is handled too). ``notify`` prints status lines and
     remembers the parent run id, which the one-line interruption message and the resume
-    command name.
+    command name. Suites that cannot resume (overlays, portfolio: they log only once
+    every cell is computed) pass ``rerun_command``, which the message names instead.
     """
     from poc import interrupts
 
@@ -339,8 +342,11 @@ def _run_interruptibly(args: argparse.Namespace, keys: Sequence[str], start):
             return start(notify, attached), None
     except KeyboardInterrupt as exc:
         parent = state.get("parent")
-        resume = _resume_command(args, keys, parent or attached or "")
-        return None, _interrupted(exc, parent, attached, resume)
+        if rerun_command is not None:
+            hint = f"rerun with: {rerun_command}"
+        else:
+            hint = f"resume with: {_resume_command(args, keys, parent or attached or '')}"
+        return None, _interrupted(exc, parent, attached, hint)
 
 
 def _print_verdict(verdict) -> None:
@@ -393,9 +399,7 @@ def _resume_command(args: argparse.Namespace, keys: Sequence[str], run_id: str) 
     return shlex.join([*parts, "--resume", run_id])
 
 
-def _interrupted(
-    exc: BaseException, parent: str | None, attached: str | None, resume_command: str
-) -> int:
+def _interrupted(exc: BaseException, parent: str | None, attached: str | None, hint: str) -> int:
     """One line, no traceback, for Ctrl-C / SIGTERM; the exit code says which signal.
 
     ``attached`` is the run ``mlflow run`` created (read before MLflow consumes
@@ -418,7 +422,7 @@ def _interrupted(
             lifecycle.KILLED,
         )
         print(
-            f"interrupted: parent run {run_id} ended KILLED; resume with: {resume_command}",
+            f"interrupted: parent run {run_id} ended KILLED; {hint}",
             file=sys.stderr,
             flush=True,
         )
@@ -595,10 +599,10 @@ def _overlay_command(
 
 def _cmd_overlays(args: argparse.Namespace) -> int:
     from poc.catalog import ensure_snapshot
-    from poc.overlay_runner import log_overlay_suite
-    from poc.overlay_suite import load_overlay_spec, overlay_spec_with, run_overlay_suite
+    from poc.overlay_suite import load_overlay_spec, overlay_spec_with
 
     started = time.perf_counter()
+    _check_store()
     spec = overlay_spec_with(
         load_overlay_spec(args.experiment),
         {"snapshot": args.snapshot, "oos_start": args.oos_start, "overlay": args.overlay},
@@ -609,14 +613,26 @@ def _cmd_overlays(args: argparse.Namespace) -> int:
         f"({snapshot.digest[:12]}), {len(spec.cells())} cells",
         flush=True,
     )
-    result = run_overlay_suite(spec, snapshot, progress=_print_progress)
-    outcome = log_overlay_suite(
-        result,
-        snapshot,
-        command=_overlay_command(spec, snapshot.snapshot_id, args.oos_start, args.overlay),
-        git_commit=_git_commit(),
-        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
-    )
+    command = _overlay_command(spec, snapshot.snapshot_id, args.oos_start, args.overlay)
+
+    def start(notify, attach_run_id):
+        from poc.overlay_runner import log_overlay_suite
+        from poc.overlay_suite import run_overlay_suite
+
+        result = run_overlay_suite(spec, snapshot, progress=_print_progress)
+        return log_overlay_suite(
+            result,
+            snapshot,
+            command=command,
+            git_commit=_git_commit(),
+            attach_run_id=attach_run_id,
+            notify=notify,
+        )
+
+    outcome, code = _run_interruptibly(args, (), start, rerun_command=command)
+    if outcome is None:
+        return code
+    result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
     for w in result.walk_forwards:
@@ -1066,15 +1082,11 @@ def _portfolio_command(spec, snapshot_id: str) -> str:
 
 def _cmd_portfolio(args: argparse.Namespace) -> int:
     from poc.catalog import ensure_snapshot
-    from poc.portfolio.report import headline_summary, log_portfolio_suite
-    from poc.portfolio.suite import (
-        apply_portfolio_overrides,
-        load_portfolio_spec,
-        run_portfolio_suite,
-    )
+    from poc.portfolio.suite import apply_portfolio_overrides, load_portfolio_spec
     from poc.suite import check_backend
 
     started = time.perf_counter()
+    _check_store()
     spec = load_portfolio_spec(args.experiment)
     keys = (*_PORTFOLIO_GRID, *_PORTFOLIO_SETTINGS)
     spec = apply_portfolio_overrides(spec, {key: getattr(args, key) for key in keys})
@@ -1086,6 +1098,7 @@ def _cmd_portfolio(args: argparse.Namespace) -> int:
         f"(1 + {spec.n_control} random-entry draws), n_jobs={spec.n_jobs}",
         flush=True,
     )
+    command = _portfolio_command(spec, snapshot.snapshot_id)
 
     def progress(done: int, total: int, result) -> None:
         m = result.metrics
@@ -1097,14 +1110,26 @@ def _cmd_portfolio(args: argparse.Namespace) -> int:
         )
         print(f"  [{done:>3}/{total}] {result.name:<48} {detail}  ({result.seconds:.2f}s)")
 
-    result = run_portfolio_suite(spec, snapshot, progress=progress)
-    outcome = log_portfolio_suite(
-        result,
-        snapshot,
-        command=_portfolio_command(spec, snapshot.snapshot_id),
-        git_commit=_git_commit(),
-        attach_run_id=os.environ.get("MLFLOW_RUN_ID") or None,
-    )
+    def start(notify, attach_run_id):
+        from poc.portfolio.report import log_portfolio_suite
+        from poc.portfolio.suite import run_portfolio_suite
+
+        result = run_portfolio_suite(spec, snapshot, progress=progress)
+        return log_portfolio_suite(
+            result,
+            snapshot,
+            command=command,
+            git_commit=_git_commit(),
+            attach_run_id=attach_run_id,
+            notify=notify,
+        )
+
+    outcome, code = _run_interruptibly(args, (), start, rerun_command=command)
+    if outcome is None:
+        return code
+    from poc.portfolio.report import headline_summary
+
+    result = outcome.result
     for note in result.notes:
         print(f"  note: {note}")
     h = headline_summary(result)
@@ -1116,7 +1141,7 @@ def _cmd_portfolio(args: argparse.Namespace) -> int:
         + ("BEATS the control" if h["beats_control"] == 1.0 else "does not beat the control")
     )
     print(f"parent run: {outcome.run_id}")
-    print(f"tear sheet: {outcome.link}")
+    print(f"tear sheet: {local_link(outcome.link)}")
     return 0
 
 

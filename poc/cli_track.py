@@ -206,15 +206,18 @@ def register(commands, snapshot_store: Callable, add_store: Callable) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from poc import interrupts
     from poc.compare_run import compare_runs
 
-    outcome = compare_runs(
-        args.run_ids,
-        experiment=args.experiment,
-        n_boot=args.n_boot,
-        block=args.block,
-        seed=args.seed,
-    )
+    # SIGTERM as well as Ctrl-C must reach parent_run, which ends the run KILLED.
+    with interrupts.handling_interrupts():
+        outcome = compare_runs(
+            args.run_ids,
+            experiment=args.experiment,
+            n_boot=args.n_boot,
+            block=args.block,
+            seed=args.seed,
+        )
     for r in outcome.runs:
         print(f"  {r.label}: headline {r.headline!r}, {len(r.returns):,} days")
     for d in outcome.differences:

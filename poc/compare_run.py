@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from poc import charts, compare, tearsheet, tracking
+from poc import charts, compare, interrupts, tearsheet, tracking
 from poc.exceptions import PocError
 
 DEFAULT_EXPERIMENT = "poc-compare"
@@ -191,6 +191,7 @@ def compare_runs(
         settings = {"n_boot": n_boot, "block": block, "seed": seed, "level": 0.95}
         name = "compare " + " vs ".join(r.info["name"] for r in runs)
         with tracking.parent_run(experiment, name[:250]) as run:
+            interrupts.pause_for_test("logging")
             metrics: dict[str, float] = {"n_runs": float(len(runs))}
             for i, d in enumerate(diffs, start=1):
                 for iv in d.intervals:

@@ -122,7 +122,12 @@ def format_failure(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, BrokenPipeError):
         return "", EXIT_BROKEN_PIPE
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C) ; nothing more was done", EXIT_INTERRUPTED
+        from poc.interrupts import exit_code
+
+        # Interrupted (poc.interrupts) knows whether it was SIGTERM: 143, not 130.
+        code = exit_code(exc)
+        what = "Ctrl-C" if code == EXIT_INTERRUPTED else str(exc.args[0] if exc.args else code)
+        return f"interrupted ({what}) ; nothing more was done", code
     text = describe_failure(exc)
     if text is not None:
         return f"error: {text}", EXIT_FAILURE

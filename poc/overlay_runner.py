@@ -8,12 +8,13 @@ statistics and imports neither mlflow nor jinja2.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from poc import tearsheet, tracking
+from poc import interrupts, tearsheet, tracking
 from poc.catalog import Snapshot
 from poc.overlay_sheet import overlay_context
 from poc.runner import (
@@ -89,12 +90,24 @@ def _log_walk_forwards(run: tracking.ParentRun, result, folder: Path) -> list[st
 
 
 def log_overlay_suite(
-    result, snapshot: Snapshot, command: str, git_commit: str | None, attach_run_id: str | None
+    result,
+    snapshot: Snapshot,
+    command: str,
+    git_commit: str | None,
+    attach_run_id: str | None,
+    notify: Callable[[str], None] | None = None,
 ) -> RunOutcome:
-    """Log an overlay suite to MLflow with its tear sheet; returns ids and the link."""
+    """Log an overlay suite to MLflow with its tear sheet; returns ids and the link.
+
+    ``notify`` hears ``parent run: ID`` as soon as the parent is open, so an
+    interruption while logging can name the run it ended.
+    """
     spec = result.spec
     with tracking.parent_run(spec.name, f"{spec.name} overlays", attach_run_id) as run:
+        if notify is not None:
+            notify(f"parent run: {run.run_id}")
         log_snapshot_input(run, snapshot)
+        interrupts.pause_for_test("logging")
         for c in result.cells:
             tracking.log_child(
                 run,

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poc import metrics
+from poc import interrupts, metrics
 from poc.allocation_suite import AllocationSpec, allocation_spec_from_dict, run_allocation_suite
 from poc.catalog import Snapshot
 from poc.exceptions import ConfigError
@@ -450,6 +450,7 @@ def run_overlay_suite(
     """Run the strategy grid, apply every overlay, walk forward, and grade the headline."""
     started = time.perf_counter()
     base = _strategy_cells(spec, snapshot)
+    interrupts.pause_for_test("compute")
     notes = list(base.notes)
     first_ok = next((c for c in base.cells if c.ok), None)
     oos = None

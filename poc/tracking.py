@@ -601,18 +601,31 @@ def experiment_name(experiment_id: str) -> str:
     return MlflowClient().get_experiment(experiment_id).name
 
 
-def prior_trials(experiment_id: str, signal_digest: str, exclude_parent: str | None = None):
+def prior_trials(
+    experiment_id: str,
+    signal_digest: str,
+    exclude_parent: str | None = None,
+    *,
+    kind: str = "cell",
+    digest_tag: str = "signal_digest",
+    metric: str = "sharpe",
+    key_tag: str | None = None,
+):
     """Cell configurations already run for this signal in the experiment, with their Sharpe.
 
     Reads the child runs tagged ``kind=cell`` and ``signal_digest=<digest>`` (every
     suite tags its cells so), skipping the children of ``exclude_parent`` (the suite
     being logged). Returns a :class:`poc.trust_suite.PriorTrials`: one mean Sharpe per
     distinct configuration (its params), and the number of runs read.
+
+    Allocation suites pass ``kind="allocation"``, ``digest_tag="allocation_digest"``,
+    ``metric="active_sharpe"`` and ``key_tag="trial_config"``: the configuration is then
+    read from that tag (the full config and window) instead of the params (grid axes only).
     """
     from poc.trust_suite import PriorTrials, config_key
 
     client = MlflowClient()
-    query = f"tags.kind = 'cell' and tags.signal_digest = '{signal_digest}'"
+    query = f"tags.kind = '{kind}' and tags.{digest_tag} = '{signal_digest}'"
     by_config: dict[str, list[float]] = {}
     runs = 0
     token = None
@@ -626,8 +639,9 @@ def prior_trials(experiment_id: str, signal_digest: str, exclude_parent: str | N
             if r.info.status != "FINISHED":  # killed or failed: not a completed trial
                 continue
             runs += 1
-            sharpe = r.data.metrics.get("sharpe", float("nan"))
-            by_config.setdefault(config_key(dict(r.data.params)), []).append(sharpe)
+            sharpe = r.data.metrics.get(metric, float("nan"))
+            key = r.data.tags.get(key_tag) if key_tag else None
+            by_config.setdefault(key or config_key(dict(r.data.params)), []).append(sharpe)
         token = page.token
         if not token:
             break

@@ -93,7 +93,9 @@ def trust_context(result) -> dict[str, Any] | None:
         [
             "Probability of backtest overfitting",
             fmt_num(t.pbo, 2),
-            f"CSCV over {t.pbo_splits:,} splits of the grid; green needs <= {PBO_OK}"
+            f"share of {t.pbo_splits:,} CSCV splits of the grid where the in-sample best "
+            f"falls below the out-of-sample median: near 0 it generalises, 0.5 is a coin "
+            f"flip (what noise scores); green needs <= {PBO_OK}"
             if t.pbo_splits
             else "needs at least 2 grid cells",
         ],
@@ -119,7 +121,11 @@ def trust_context(result) -> dict[str, Any] | None:
     ]
     if not signal_suite:
         rows = [r for r in rows if not r[0].startswith("Residual IC")]
-        rows[0][2] = f"{t.n_suite_cells} cells of this grid, on the active return"
+        rows[0][2] = (
+            f"{t.n_suite_cells} cells of this grid + {t.n_prior_configs} other configurations "
+            "of the same allocation problem (same allocation digest) already in this "
+            "experiment; Sharpe of the active return"
+        )
     return {
         "table": table(["Measure", "Value", "What it means"], rows, text_columns=["What it means"]),
         "histogram": logit_histogram(t.pbo_logits),

@@ -4,14 +4,16 @@
 with :mod:`poc.trust`: the trial count and the variance of Sharpe across trials,
 PSR, DSR, MinTRL, PBO by CSCV over the grid's daily net returns, the plateau
 ratio, and the spanning regression on the baselines. Trials already run for the
-same signal in the MLflow experiment (read by :func:`poc.tracking.prior_trials`)
-come in as :class:`PriorTrials`; :func:`with_prior_trials` recomputes the report
-and the verdict once they are known. Formulas: ``docs/verdict.md``.
+same signal (or, for allocation suites, the same allocation problem) in the MLflow
+experiment (read by :func:`poc.tracking.prior_trials`) come in as
+:class:`PriorTrials`; :func:`with_prior_trials` recomputes the report and the verdict
+once they are known. Formulas: ``docs/verdict.md``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -108,7 +110,9 @@ def config_key(params: dict[str, Any]) -> str:
     return ";".join(f"{k}={norm(params[k])}" for k in sorted(params) if k != "kind")
 
 
-def _net_matrix(cells) -> tuple[np.ndarray, list]:
+def net_matrix(cells) -> tuple[np.ndarray, list]:
+    """The cells' daily net returns as a ``(days x cells)`` matrix (NaN where a cell has no
+    row) and its dates: the input of :func:`poc.trust.pbo_cscv`."""
     frames = [c.daily.set_index("date")["net"].rename(i) for i, c in enumerate(cells)]
     if not frames:
         return np.empty((0, 0)), []
@@ -116,16 +120,27 @@ def _net_matrix(cells) -> tuple[np.ndarray, list]:
     return wide.to_numpy(dtype=float), list(wide.index)
 
 
-def _trials(suite_sharpes: list[float], prior: PriorTrials | None) -> tuple[int, float]:
-    # Every cell of this suite is a trial, plus every distinct configuration already
-    # run for this signal: a re-run counts again, because params do not record what
-    # else changed (dates, snapshot, the code).
+def _trials(
+    suite_sharpes: list[float], prior: PriorTrials | None, suite_keys: list[str] | None = None
+) -> tuple[int, float, int]:
+    """Trial count, variance of Sharpe across the trials, prior configurations counted.
+
+    Every cell of this suite is a trial, plus every distinct configuration already run
+    for the same digest. Without ``suite_keys`` (signal suites) a re-run counts again,
+    because params do not record what else changed (dates, snapshot, the code). With
+    ``suite_keys`` (one per suite Sharpe; allocation suites, whose key is the full
+    config and the window) a prior configuration equal to one of this suite's cells is
+    the same trial again and is not counted twice.
+    """
+    keys = suite_keys if suite_keys is not None else [None] * len(suite_sharpes)
     values = [s for s in suite_sharpes if math.isfinite(s)]
-    prior_values = [s for s in (prior.sharpes.values() if prior else []) if math.isfinite(s)]
+    seen = {k for k, s in zip(keys, suite_sharpes, strict=True) if math.isfinite(s)}
+    prior_sharpes = {k: v for k, v in (prior.sharpes.items() if prior else []) if k not in seen}
+    prior_values = [s for s in prior_sharpes.values() if math.isfinite(s)]
     every = values + prior_values
-    n = len(values) + len(prior.sharpes if prior else {})
+    n = len(values) + len(prior_sharpes)
     variance = float(np.var(every, ddof=1)) if len(every) >= 2 else 0.0
-    return max(n, 1), variance
+    return max(n, 1), variance, len(prior_sharpes)
 
 
 def trust_report(
@@ -135,12 +150,19 @@ def trust_report(
     grid: dict[str, list],
     evaluation_: dict[str, Any],
     prior: PriorTrials | None = None,
+    trial_key: Callable[[dict[str, Any]], str] | None = None,
 ) -> TrustReport:
-    """Compute the trust statistics of a suite's headline cell (see module docstring)."""
+    """Compute the trust statistics of a suite's headline cell (see module docstring).
+
+    ``trial_key`` maps a cell's params to its configuration key (as in
+    ``prior.sharpes``); given, a prior configuration equal to a cell of this suite is
+    not counted twice (:func:`_trials`).
+    """
     cells = [c for c in results if c.kind == "cell" and c.ok and c.daily is not None]
     baselines = [c for c in results if c.kind == "baseline" and c.ok and c.daily is not None]
     suite_sharpes = [float(c.metrics.get("sharpe", np.nan)) for c in cells]
-    n_trials, variance = _trials(suite_sharpes, prior)
+    suite_keys = [trial_key(c.params) for c in cells] if trial_key is not None else None
+    n_trials, variance, n_prior = _trials(suite_sharpes, prior, suite_keys)
     periods = PERIODS_PER_YEAR
 
     net = headline.daily["net"].to_numpy() if headline.ok and headline.daily is not None else []
@@ -153,7 +175,7 @@ def trust_report(
     # docs/verdict.md.
     daily_var = 1.0 / (n - 1) if n > 1 else np.nan
     sr0 = trust.expected_max_sharpe(n_trials, daily_var)
-    pbo = trust.pbo_cscv(_net_matrix(cells)[0]) if len(cells) >= 2 else None
+    pbo = trust.pbo_cscv(net_matrix(cells)[0]) if len(cells) >= 2 else None
 
     neighbours = trust.grid_neighbours(base, [c.params for c in cells], grid)
     plateau = trust.plateau_ratio(
@@ -172,7 +194,7 @@ def trust_report(
     return TrustReport(
         n_trials=n_trials,
         n_suite_cells=sum(math.isfinite(v) for v in suite_sharpes),
-        n_prior_configs=len(prior.sharpes) if prior else 0,
+        n_prior_configs=n_prior,
         sharpe_variance=variance,
         sharpe_variance_used=daily_var * periods,
         expected_max_sharpe=sr0 * math.sqrt(periods) if math.isfinite(sr0) else np.nan,
@@ -218,8 +240,16 @@ def survivorship_biased(manifest: dict[str, Any]) -> bool:
 
 
 def with_prior_trials(result, prior: PriorTrials):
-    """The suite result with its trust report and verdict recomputed over prior trials too."""
-    if result.verdict_inputs is None:
+    """The suite result with its trust report and verdict recomputed over prior trials too.
+
+    Signal suites and allocation suites alike (an allocation result carries its
+    :class:`~poc.allocation_suite.AllocationProblem`; its trials are judged on active
+    returns, :func:`allocation_trust`).
+    """
+    if getattr(result, "problem", None) is not None:
+        report, verdict = allocation_trust(result, result.survivorship, prior)
+        return replace(result, trust=report, verdict=verdict)
+    if getattr(result, "verdict_inputs", None) is None:
         return result
     headline = result.cell(result.headline)
     report = trust_report(
@@ -234,23 +264,38 @@ def with_prior_trials(result, prior: PriorTrials):
     return replace(result, trust=report, verdict_inputs=inputs, verdict=compute_verdict(inputs))
 
 
+def active_sharpe(daily: pd.DataFrame) -> float:
+    """Annualized Sharpe of the daily active return ``net - benchmark`` (NaN without one).
+
+    An allocation cell logs it as ``active_sharpe``: the Sharpe its trials are compared on.
+    """
+    if "benchmark" not in daily:
+        return np.nan
+    sr, _, _, _ = trust.sharpe_moments((daily["net"] - daily["benchmark"]).to_numpy())
+    return sr * math.sqrt(PERIODS_PER_YEAR) if math.isfinite(sr) else np.nan
+
+
 def _active_cell(cell):
     """The cell with its net returns replaced by the active return over the benchmark."""
     if not cell.ok or cell.daily is None or "benchmark" not in cell.daily:
         return cell
     daily = cell.daily.assign(net=cell.daily["net"] - cell.daily["benchmark"])
-    sr, _, _, _ = trust.sharpe_moments(daily["net"].to_numpy())
-    sharpe = sr * math.sqrt(PERIODS_PER_YEAR) if math.isfinite(sr) else np.nan
-    return replace(cell, daily=daily, metrics={**cell.metrics, "sharpe": sharpe})
+    return replace(cell, daily=daily, metrics={**cell.metrics, "sharpe": active_sharpe(cell.daily)})
 
 
-def allocation_trust(result, survivorship: bool = False) -> tuple[TrustReport, Any]:
+def allocation_trust(
+    result, survivorship: bool = False, prior: PriorTrials | None = None
+) -> tuple[TrustReport, Any]:
     """Trust report and verdict of an allocation suite, judged on active returns.
 
     A long-only allocation's own Sharpe is mostly the market's, so every statistic
     (PSR, DSR over the grid's cells, PBO, plateau, years) is computed on the daily
     return over the benchmark; the spanning regression is the portfolio's return on the
-    benchmark's (Jensen's alpha with a Newey-West t). Trials: the grid's cells.
+    benchmark's (Jensen's alpha with a Newey-West t). Trials: the grid's cells plus
+    ``prior``, the other configurations of the same allocation problem already in the
+    experiment (:func:`poc.tracking.prior_trials` on ``allocation_digest``); a prior
+    configuration equal to a cell of this grid (same full config and window,
+    ``result.problem.trial_key``) is the same trial and counts once.
     """
     cells = [_active_cell(c) for c in result.cells]
     headline = next(c for c in cells if c.name == result.headline)
@@ -258,8 +303,15 @@ def allocation_trust(result, survivorship: bool = False) -> tuple[TrustReport, A
     raw = result.cell(result.headline)
     if raw.ok and raw.daily is not None:
         spans = {"benchmark": raw.daily["benchmark"].to_numpy(), "_y": raw.daily["net"]}
+    problem = getattr(result, "problem", None)
     report = trust_report(
-        cells, headline, result.spec.headline_cell(), dict(result.spec.grid), {}, None
+        cells,
+        headline,
+        result.spec.headline_cell(),
+        dict(result.spec.grid),
+        {},
+        prior,
+        problem.trial_key if problem is not None else None,
     )
     if spans:
         span = trust.spanning_regression(spans["_y"].to_numpy(), {"benchmark": spans["benchmark"]})

@@ -20,7 +20,7 @@ pass your own matrix to :class:`~poc.allocation.models.RegimeRotation`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -87,18 +87,55 @@ def asset_compatibility(
     if not np.isfinite(values).all() or (values < 0).any():
         raise AllocationError("compatibility values must be finite and >= 0")
     sectors = dict(sectors or {})
-    columns, unmatched = {}, []
-    for asset in assets:
-        if asset in matrix.columns:
-            columns[asset] = matrix[asset]
-        elif sectors.get(asset) in matrix.columns:
-            columns[asset] = matrix[sectors[asset]]
-        else:
-            unmatched.append(f"{asset} (sector {sectors.get(asset)!r})")
+    unmatched = [
+        f"{asset} (sector {sectors.get(asset)!r})"
+        for asset in unmatched_assets(matrix.columns, assets, sectors)
+    ]
     if unmatched:
         raise AllocationError(
             f"no compatibility column for {len(unmatched)} asset(s): {unmatched[:5]}. The matrix "
             f"has columns {list(matrix.columns)[:12]}; pass sectors={{asset: sector}} "
             "(allocation_sectors(snapshot) gives them) or add a column per asset"
         )
+    columns = {a: matrix[a if a in matrix.columns else sectors[a]] for a in assets}
     return pd.DataFrame(columns, index=list(REGIMES))
+
+
+def unmatched_assets(
+    columns: Iterable[str], assets: Iterable[str], sectors: Mapping[str, str] | None
+) -> list[str]:
+    """The assets that have neither their own column nor their sector's among ``columns``."""
+    known = set(columns)
+    sectors = sectors or {}
+    return [a for a in assets if a not in known and sectors.get(a) not in known]
+
+
+def check_regime_sectors(
+    assets: list[str], sectors: Mapping[str, str] | None, snapshot_id: str
+) -> None:
+    """Refuse the regime model up front when the default matrix cannot cover the universe.
+
+    :data:`DEFAULT_COMPATIBILITY` is per GICS sector, so the regime model needs every
+    asset's ``securities.sector`` to be a GICS sector name. Synthetic snapshots carry
+    made-up industry codes (``IND01``...); mapping them onto GICS sectors would invent an
+    economic meaning they do not have, so the suite is refused before any cell runs.
+
+    Raises
+    ------
+    AllocationError
+        Naming the snapshot, the unmatched assets and sectors, and the fixes.
+    """
+    missing = unmatched_assets(DEFAULT_COMPATIBILITY.columns, assets, sectors)
+    if not missing:
+        return
+    sectors = sectors or {}
+    found = sorted({str(sectors.get(a) or "none") for a in missing})
+    examples = ", ".join(f"{a} ({sectors.get(a) or 'no sector'})" for a in missing[:3])
+    raise AllocationError(
+        f"model regime cannot run on snapshot {snapshot_id!r}: its compatibility matrix is per "
+        f"GICS sector, and {len(missing)} of {len(assets)} assets have no GICS sector in "
+        f"securities.sector (e.g. {examples}; sectors found: {found[:6]}; GICS sectors: "
+        f"{', '.join(DEFAULT_COMPATIBILITY.columns)}). Drop regime from the grid "
+        "(--model ema,hrp, or -P model=ema,hrp under mlflow run) or use a snapshot whose "
+        "securities.sector holds GICS sector names (the bundled sp500-v1 does)"
+    )

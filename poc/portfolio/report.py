@@ -11,13 +11,14 @@ the signal as dataset inputs with their digests.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from poc import tearsheet, tracking
+from poc import interrupts, tearsheet, tracking
 from poc.catalog import Snapshot
 from poc.portfolio.sheet import portfolio_context
 from poc.runner import log_parent_artifacts, stacked_daily, suite_config
@@ -96,11 +97,19 @@ def log_portfolio_suite(
     command: str,
     git_commit: str | None,
     attach_run_id: str | None,
+    notify: Callable[[str], None] | None = None,
 ) -> PortfolioOutcome:
-    """Log a :class:`~poc.portfolio.suite.PortfolioSuiteResult` and write its tear sheet."""
+    """Log a :class:`~poc.portfolio.suite.PortfolioSuiteResult` and write its tear sheet.
+
+    ``notify`` hears ``parent run: ID`` as soon as the parent is open, so an
+    interruption while logging can name the run it ended.
+    """
     spec = result.spec
     with tracking.parent_run(spec.name, f"{spec.name} portfolio", attach_run_id) as run:
+        if notify is not None:
+            notify(f"parent run: {run.run_id}")
         _log_inputs(run, result, snapshot)
+        interrupts.pause_for_test("logging")
         _log_cells(run, result)
         headline = result.cell(result.headline)
         tracking.log_parent(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poc import evaluation
+from poc import evaluation, interrupts
 from poc.catalog import Snapshot
 from poc.contract import check_signal
 from poc.exceptions import ConfigError
@@ -349,6 +349,7 @@ def run_portfolio_suite(
         (run_portfolio_cell, (bars, signal, benchmark, p, n, spec.n_control, spec.seed))
         for n, p in cells
     ]
+    interrupts.pause_for_test("compute")
     results = run_cells(tasks, spec.n_jobs, spec.backend, progress)
     notes += [f"cell {r.name!r} FAILED: {r.error}" for r in results if not r.ok]
     lag = int(spec.headline_cell().get("lag", 0))

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def mlflow_project():
+def mlflow_project(tmp_path_factory):
     """Run ``mlflow run <repo> --env-manager local ARGS`` with extra environment.
 
     Returns a function ``(args, env) -> (output, parent_run_id)`` that asserts a
@@ -34,7 +34,9 @@ def mlflow_project():
         }
         proc = subprocess.run(
             [str(Path(bin_dir) / "mlflow"), "run", str(ROOT), "--env-manager", "local", *args],
-            cwd=ROOT,
+            # Not the repo: an experiment `mlflow run` creates in a SQL store keeps its
+            # artifacts under ./mlruns of the folder it was launched from.
+            cwd=tmp_path_factory.mktemp("mlflow-run"),
             env=full_env,
             capture_output=True,
             text=True,

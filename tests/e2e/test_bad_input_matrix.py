@@ -475,6 +475,13 @@ ALLOCATION = [
             "raise max_weight to at least 0.08333",
         ),
     ),
+    # Synthetic sectors (IND01...) are no GICS sectors: the regime model is refused up front.
+    _alloc(
+        "regime-sectors",
+        "--model",
+        "regime",
+        words=("model regime cannot run on snapshot", "no GICS sector", "--model ema,hrp"),
+    ),
     _alloc(
         "hrp-caps",
         "--model",

@@ -97,3 +97,26 @@ def test_compare_errors_are_clear(readme_run, capsys):
     )[0]
     assert main(["compare", a, child.info.run_id]) == 1
     assert "has no headline_cell tag" in capsys.readouterr().err
+
+
+def test_sigterm_while_compare_logs_ends_its_run_killed(readme_run, monkeypatch, capsys):
+    import signal
+    import time
+
+    from poc import interrupts
+
+    def sigterm_at_logging(point):
+        if point == "logging":
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID`
+            time.sleep(5)  # the handler raises first
+
+    monkeypatch.setattr(interrupts, "pause_for_test", sigterm_at_logging)
+    a, b = readme_run["ids"]
+    assert main(["compare", a, b, "--n-boot", "50"]) == 143
+    err = capsys.readouterr().err
+    assert err.strip() == "interrupted (SIGTERM) ; nothing more was done"
+    client = MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert client.search_runs(experiments, "attributes.status = 'RUNNING'") == []
+    killed = client.search_runs(experiments, "attributes.status = 'KILLED'")
+    assert [r.info.run_name.startswith("compare ") for r in killed] == [True]

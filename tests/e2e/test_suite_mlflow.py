@@ -45,6 +45,7 @@ def env(tmp_path_factory):
     uri = f"sqlite:///{root / 'mlflow.db'}"
     ensure_snapshot(store, SNAPSHOT)
     with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)  # a SQL store's artifacts default to ./mlruns: not in the repo
         patch.setenv("POC_SNAPSHOT_DIR", str(store))
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         mlflow.set_tracking_uri(uri)

@@ -149,10 +149,9 @@ def test_planted_signal_is_green_or_yellow_with_high_dsr(tmp_path):
 def test_selection_best_of_50_noise_cells_is_deflated(null_store):
     """50-cell grid on noise, the best cell declared headline after the fact."""
     snapshot, panel, baselines = null_store
-    grid = {
-        "lag": [0, 1, 2, 3, 4],
-        "fractile": [(f, 100 - f) for f in (10, 12, 15, 20, 25, 30, 35, 40, 45, 48)],
-    }
+    from poc.pbo_null import FRACTILES, LAGS, grid_pbo, selection_grid
+
+    grid = {"lag": list(LAGS), "fractile": [(f, 100 - f) for f in FRACTILES]}
     base = {**CELL, "lag": 0, "residualize": "off"}
     baseline_results = _baseline_results(panel, baselines, base)
     rows = []
@@ -173,11 +172,30 @@ def test_selection_best_of_50_noise_cells_is_deflated(null_store):
     assert all(r[0] == 50 for r in rows)
     assert all(r[1] < 0.5 for r in rows)
     assert all(r[3] != "green" for r in rows)
-    # PBO > 0.5 does not hold seed by seed (measured 0.27-0.94 over these 5 seeds): for
-    # noise the in-sample winner lands below the out-of-sample median about half the time,
-    # so PBO centres near 0.5 rather than above it. What holds: it is never small.
-    pbo = np.array([r[2] for r in rows])
-    assert 0.4 < pbo.mean() < 0.8 and (pbo > 0.5).any() and pbo.min() > 0.2
+    # The calibration below (poc.pbo_null) measures PBO on this very grid: same numbers.
+    assert grid_pbo(panel, noise(panel, 500), selection_grid()).pbo == rows[0][2]
+    # PBO is not asserted seed by seed here: see the calibration test below.
+
+
+def test_pbo_of_a_noise_selection_centres_on_a_coin_flip(null_store):
+    """PBO of the same 50-cell noise grid over 20 seeds, and of the planted signal's grid.
+
+    The issue asks for PBO > 0.5 on one noise grid. Under no skill the in-sample winner's
+    out-of-sample rank is uniform, so PBO centres on 0.5 with a wide spread: measured over
+    200 seeds (``python -m poc.pbo_null --seeds 200``) mean 0.4993, share above 0.5 0.490,
+    min 0.1046 (docs/verdict.md). What holds, and is asserted: noise centres on 0.5, and a
+    signal with skill sits well below it.
+    """
+    from poc.pbo_null import null_pbo
+
+    snapshot, panel, _ = null_store
+    result = null_pbo(panel, snapshot, range(500, 520))
+    s = result.summary()
+    print(f"\nPBO of 20 noise grids: {s}; planted {result.planted_pbo:.4f}")
+    standard_error = s["sd"] / np.sqrt(len(result.pbo))
+    assert abs(s["mean"] - 0.5) < 3 * standard_error
+    assert 0.3 < s["share_above_half"] < 0.7
+    assert result.planted_pbo < 0.25
 
 
 def test_lookahead_signal_is_flagged_and_capped(null_store):
@@ -199,3 +217,30 @@ def test_lookahead_signal_is_flagged_and_capped(null_store):
     assert verdict.reasons[0].startswith("check for lookahead or data leakage")
     assert "collapses to" in verdict.reasons[0] and "net Sharpe" in verdict.reasons[0]
     assert verdict.color != "green"
+
+
+def test_pbo_null_command_prints_its_table():
+    """``python -m poc.pbo_null`` as docs/verdict.md shows it, with 2 seeds instead of 200."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "poc.pbo_null", "--seeds", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].startswith("noise, 2 seeds: mean 0.5284 ")  # seeds 500, 501: PBO 0.5733, 0.4834
+    assert lines[2] == "planted: PBO 0.1695"
+    bad = subprocess.run(
+        [sys.executable, "-m", "poc.pbo_null", "--seeds", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2 and "--seeds must be at least 1, got 0" in bad.stderr
+    assert "Traceback" not in bad.stderr

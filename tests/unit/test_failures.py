@@ -130,3 +130,17 @@ def test_main_broken_pipe_exits_quietly(failing_command, capsys):
     failing_command(BrokenPipeError(errno.EPIPE, "Broken pipe"))
     assert cli.main(["snapshot", "list"]) == EXIT_BROKEN_PIPE
     assert capsys.readouterr().err == ""
+
+
+def test_interruptions_exit_with_the_signal_they_came_from():
+    import signal
+
+    from poc.interrupts import Interrupted
+
+    assert format_failure(KeyboardInterrupt()) == (
+        "interrupted (Ctrl-C) ; nothing more was done",
+        130,
+    )
+    assert format_failure(Interrupted(signal.SIGINT))[1] == 130
+    line, code = format_failure(Interrupted(signal.SIGTERM))
+    assert code == 143 and line == "interrupted (SIGTERM) ; nothing more was done"

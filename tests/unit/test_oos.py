@@ -109,6 +109,7 @@ def test_signal_suite_logs_oos_metrics_and_grades_the_oos_sharpe(
             spec_from_dict({**SIGNAL, "grid": grid, "oos_start": "2030-01-01"}), synthetic_snapshot
         )
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.chdir(tmp_path)  # a SQL store's artifacts default to ./mlruns: not in the repo
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("POC_SNAPSHOT_DIR", str(synthetic_store))
     mlflow.set_tracking_uri(uri)
