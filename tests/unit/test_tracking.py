@@ -14,8 +14,11 @@ from poc import tracking
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     # One database per module: creating an MLflow schema takes seconds.
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
+        # A SQLite store puts artifacts in ./mlruns of the working directory: keep it here.
+        patch.chdir(folder)
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         mlflow.set_tracking_uri(uri)
         yield uri
