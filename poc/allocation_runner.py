@@ -195,24 +195,6 @@ def _allocation_outcome(run: tracking.ParentRun, result, link: str) -> RunOutcom
     )
 
 
-def log_allocation_suite(
-    result,
-    snapshot: Snapshot,
-    command: str,
-    git_commit: str | None,
-    attach_run_id: str | None,
-) -> RunOutcome:
-    """Log a computed allocation suite: parent with tear sheet, one child per cell with its
-    ``allocation_history.csv`` and ``trades.csv``."""
-    spec = result.spec
-    with tracking.parent_run(spec.name, f"{spec.name} allocation", attach_run_id) as run:
-        with lifecycle.closing_run(run.run_id, tracking.end_run):
-            for c in result.cells:
-                _log_allocation_cell(run, c, result.headline, problem=result.problem)
-            link, result = _finish_allocation(run, result, snapshot, command, git_commit)
-    return _allocation_outcome(run, result, link)
-
-
 def write_local_allocation(
     result, folder: Path, command: str, git_commit: str | None, run_id: str
 ) -> Path:
