@@ -12,7 +12,14 @@ logged (:func:`poc.runner.log_suite`, timed as *logging*) into
 
 Store growth per child = (bytes of the database file and artifact folder
 after logging - before) / number of child runs. Logging share = logging /
-(compute + logging). Everything runs in this process with ``n_jobs=1``.
+(compute + logging). Everything runs in this process with ``n_jobs=1``, except
+the tear sheet, which renders in a forked process while the children are
+logged (:mod:`poc.background`; ``POC_RENDER_INLINE=1`` keeps it in-process).
+
+Wall times depend on what else the machine runs, so the CPU seconds are printed
+too: this process's plus those of the finished child processes (the tear
+sheet's renderer), from ``os.times``. The machine's load average is printed
+with the table.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ class SuiteBench:
     compute_s: float
     logging_s: float
     growth_bytes: int
+    compute_cpu_s: float = float("nan")
+    logging_cpu_s: float = float("nan")
 
     @property
     def logging_share(self) -> float:
@@ -141,7 +150,15 @@ def mlflow_server(
             proc.wait()
 
 
-def _measure(store: str, uri: str, sized: list[Path], result, snapshot) -> SuiteBench:
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its reaped child processes."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _measure(
+    store: str, uri: str, sized: list[Path], result, snapshot, compute_cpu: float
+) -> SuiteBench:
     import mlflow
 
     from poc.runner import log_suite
@@ -151,11 +168,11 @@ def _measure(store: str, uri: str, sized: list[Path], result, snapshot) -> Suite
     # One warm-up log creates the experiment and the tables, as on a user's second run.
     log_suite(result, snapshot, "bench", None, None)
     before = folder_bytes(*sized)
-    started = time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     log_suite(result, snapshot, "bench", None, None)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     growth = folder_bytes(*sized) - before
-    return SuiteBench(store, len(result.cells), result.seconds, seconds, growth)
+    return SuiteBench(store, len(result.cells), result.seconds, seconds, growth, compute_cpu, cpu)
 
 
 def run_suite_bench(store_root: Path, servers: bool = True) -> list[SuiteBench]:
@@ -165,7 +182,9 @@ def run_suite_bench(store_root: Path, servers: bool = True) -> list[SuiteBench]:
 
     snapshot = ensure_snapshot(store_root, "sp500-v1")
     run_suite(bench_spec(), snapshot)  # warm-up: panel cache, imports
+    cpu = cpu_seconds()
     result = run_suite(bench_spec(), snapshot)
+    cpu = cpu_seconds() - cpu
     out = []
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     try:
@@ -184,6 +203,7 @@ def run_suite_bench(store_root: Path, servers: bool = True) -> list[SuiteBench]:
                         [db, folder / "mlruns", folder / "mlartifacts"],
                         result,
                         snapshot,
+                        cpu,
                     )
                 )
             finally:
@@ -191,7 +211,7 @@ def run_suite_bench(store_root: Path, servers: bool = True) -> list[SuiteBench]:
             if servers:
                 with mlflow_server(folder) as url:
                     sized = [folder / "server.db", folder / "server-artifacts"]
-                    out.append(_measure("server", url, sized, result, snapshot))
+                    out.append(_measure("server", url, sized, result, snapshot, cpu))
     finally:
         if saved is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -202,9 +222,10 @@ def run_suite_bench(store_root: Path, servers: bool = True) -> list[SuiteBench]:
 
 def print_report(rows: list[SuiteBench]) -> None:
     print("30-cell grid + baselines on the bundled data (sp500-v1, builtin:high_52w, n_jobs=1)")
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     header = (
         f"{'store':>7} {'children':>8} {'compute s':>10} {'logging s':>10} {'total s':>8} "
-        f"{'logging %':>9} {'KB/child':>9}"
+        f"{'logging %':>9} {'KB/child':>9} {'compute cpu s':>13} {'logging cpu s':>13}"
     )
     print(header)
     print("-" * len(header))
@@ -212,7 +233,7 @@ def print_report(rows: list[SuiteBench]) -> None:
         print(
             f"{r.store:>7} {r.n_children:>8} {r.compute_s:>10.2f} {r.logging_s:>10.2f} "
             f"{r.compute_s + r.logging_s:>8.2f} {100 * r.logging_share:>8.1f}% "
-            f"{r.per_child_kb:>9.1f}",
+            f"{r.per_child_kb:>9.1f} {r.compute_cpu_s:>13.2f} {r.logging_cpu_s:>13.2f}",
             flush=True,
         )
 
