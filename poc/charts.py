@@ -193,10 +193,16 @@ def bar_chart(
     percent: bool = False,
     size=(HALF_WIDTH, 3.0),
     horizontal: bool = False,
+    second_colour=None,
 ) -> str:
-    """Bars coloured by sign."""
+    """Bars coloured by sign, or in the second colour where ``second_colour`` is True.
+
+    ``second_colour`` (booleans, one per bar) marks bars to tell apart without making
+    their values negative: a histogram's shares stay positive on the axis.
+    """
     values = np.asarray(values, dtype=float)
-    colors = np.where(np.nan_to_num(values) >= 0, PALETTE[0], PALETTE[1])
+    marked = np.nan_to_num(values) < 0 if second_colour is None else np.asarray(second_colour, bool)
+    colors = np.where(marked, PALETTE[1], PALETTE[0])
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=size)
         labels = [str(x) for x in labels]

@@ -25,19 +25,30 @@ def _years(days: float) -> str:
     return f"{fmt_int(days)} days ({days / PERIODS:.1f} years)"
 
 
-def logit_histogram(logits: np.ndarray) -> str:
-    """Bar chart of the CSCV logits: mass left of 0 is the probability of overfitting."""
-    if logits.size == 0:
-        return ""
+def logit_shares(logits: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Histogram of the finite CSCV logits in 8 bins spanning at least [-3, 3].
+
+    Returns the bins' centre labels, each bin's share of the splits (non-negative, summing
+    to 1) and whether the bin lies left of 0 (the in-sample winner below the median).
+    """
     finite = logits[np.isfinite(logits)]
     edges = np.linspace(min(-3.0, finite.min()), max(3.0, finite.max()), 9)
     counts, edges = np.histogram(finite, bins=edges)
     centres = (edges[:-1] + edges[1:]) / 2
-    labels = [f"{c:.1f}" for c in centres]
-    # Bars left of zero (overfit splits) drawn negative so they take the second colour.
-    shares = np.where(centres < 0, -1.0, 1.0) * counts / max(len(finite), 1)
+    return [f"{c:.1f}" for c in centres], counts / max(len(finite), 1), centres < 0
+
+
+def logit_histogram(logits: np.ndarray) -> str:
+    """Bar chart of the CSCV logits: mass left of 0 is the probability of overfitting."""
+    if logits.size == 0 or not np.isfinite(logits).any():
+        return ""
+    labels, shares, overfit = logit_shares(logits)
     return charts.bar_chart(
-        labels, shares, "CSCV logits of the in-sample winner (left of 0: overfit)", percent=True
+        labels,
+        shares,
+        "Share of CSCV splits by logit of the in-sample winner (left of 0, red: overfit)",
+        percent=True,
+        second_colour=overfit,  # overfit splits in the second colour, shares stay positive
     )
 
 
@@ -108,9 +119,9 @@ def trust_context(result) -> dict[str, Any] | None:
         [
             "Alpha over the baselines" if signal_suite else "Alpha over the benchmark",
             fmt_num(t.spanning_alpha * 100, 2) + "%" if math.isfinite(t.spanning_alpha) else "–",
-            f"annualized intercept of the headline's daily returns on the "
-            f"{'baselines' if signal_suite else 'benchmark'}' "
-            f"(Newey-West t {fmt_num(t.spanning_t)}, R² {fmt_num(t.spanning_r2)})",
+            "annualized intercept of the headline's daily returns regressed on "
+            + ("the baselines' returns " if signal_suite else "the benchmark's returns ")
+            + f"(Newey-West t {fmt_num(t.spanning_t)}, R² {fmt_num(t.spanning_r2)})",
         ],
         [
             "Residual IC (21 days)",

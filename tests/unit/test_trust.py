@@ -210,3 +210,17 @@ def test_probability_metrics_are_rounded_for_the_runs_table():
     assert _probability(1.879e-10) == 0.0  # never displayed as "1.879..."
     assert _probability(0.98765432) == 0.987654
     assert _probability(None) is None and math.isnan(_probability(float("nan")))
+
+
+def test_logit_histogram_shares_are_positive_and_overfit_bins_marked():
+    from poc.trust_sheet import logit_histogram, logit_shares
+
+    logits = np.array([-2.5, -0.4, -0.4, -0.2, 0.3, 1.1, np.inf])
+    labels, shares, overfit = logit_shares(logits)
+    assert len(labels) == 8 and (shares >= 0).all()
+    assert shares.sum() == pytest.approx(1.0)
+    # The share left of 0 is the PBO of these splits (4 of the 6 finite logits).
+    assert shares[overfit].sum() == pytest.approx(4 / 6)
+    assert overfit.tolist() == [True] * 4 + [False] * 4
+    assert "<svg" in logit_histogram(logits)
+    assert logit_histogram(np.array([])) == ""
