@@ -597,6 +597,16 @@ def _overlay_command(
     return shlex.join(parts)
 
 
+def _log_options(command: str, notify, attach_run_id: str | None) -> dict:
+    """The keyword arguments every compute-then-log suite logger takes (overlays, portfolio)."""
+    return {
+        "command": command,
+        "git_commit": _git_commit(),
+        "attach_run_id": attach_run_id,
+        "notify": notify,
+    }
+
+
 def _cmd_overlays(args: argparse.Namespace) -> int:
     from poc.catalog import ensure_snapshot
     from poc.overlay_suite import load_overlay_spec, overlay_spec_with
@@ -620,14 +630,7 @@ def _cmd_overlays(args: argparse.Namespace) -> int:
         from poc.overlay_suite import run_overlay_suite
 
         result = run_overlay_suite(spec, snapshot, progress=_print_progress)
-        return log_overlay_suite(
-            result,
-            snapshot,
-            command=command,
-            git_commit=_git_commit(),
-            attach_run_id=attach_run_id,
-            notify=notify,
-        )
+        return log_overlay_suite(result, snapshot, **_log_options(command, notify, attach_run_id))
 
     outcome, code = _run_interruptibly(args, (), start, rerun_command=command)
     if outcome is None:
@@ -1115,14 +1118,7 @@ def _cmd_portfolio(args: argparse.Namespace) -> int:
         from poc.portfolio.suite import run_portfolio_suite
 
         result = run_portfolio_suite(spec, snapshot, progress=progress)
-        return log_portfolio_suite(
-            result,
-            snapshot,
-            command=command,
-            git_commit=_git_commit(),
-            attach_run_id=attach_run_id,
-            notify=notify,
-        )
+        return log_portfolio_suite(result, snapshot, **_log_options(command, notify, attach_run_id))
 
     outcome, code = _run_interruptibly(args, (), start, rerun_command=command)
     if outcome is None:

@@ -98,22 +98,16 @@ def test_sigterm_while_overlays_log_ends_the_parent_killed(store, monkeypatch, c
     assert not [r for r in _all_runs() if r.info.status == "RUNNING"]
 
 
+def _portfolio_args(snapshots: Path) -> list[str]:
+    """A small `poc portfolio` on the bundled data: 2019 onwards, one control draw."""
+    spec = ROOT / "experiments" / "portfolio.yaml"
+    small = "--start 2019-01-01 --n-control 1 --hold-days 21".split()
+    return ["portfolio", "--experiment", str(spec), "--store", str(snapshots), *small]
+
+
 def test_ctrl_c_while_portfolio_computes_logs_nothing(store, monkeypatch, capsys, bundled_store):
     _signal_at(monkeypatch, "compute", signal.SIGINT)
-    args = [
-        "portfolio",
-        "--experiment",
-        str(ROOT / "experiments" / "portfolio.yaml"),
-        "--store",
-        str(bundled_store),
-        "--start",
-        "2019-01-01",
-        "--n-control",
-        "1",
-        "--hold-days",
-        "21",
-    ]
-    assert cli.main(args) == 130
+    assert cli.main(_portfolio_args(bundled_store)) == 130
     line = _one_interrupted_line(capsys.readouterr().err)
     assert line == "interrupted before any run was opened; nothing was logged"
     assert _all_runs() == []
@@ -123,20 +117,7 @@ def test_sigint_while_portfolio_logs_ends_the_parent_killed(
     store, monkeypatch, capsys, bundled_store
 ):
     _signal_at(monkeypatch, "logging", signal.SIGINT)
-    args = [
-        "portfolio",
-        "--experiment",
-        str(ROOT / "experiments" / "portfolio.yaml"),
-        "--store",
-        str(bundled_store),
-        "--start",
-        "2019-01-01",
-        "--n-control",
-        "1",
-        "--hold-days",
-        "21",
-    ]
-    assert cli.main(args) == 130
+    assert cli.main(_portfolio_args(bundled_store)) == 130
     line = _one_interrupted_line(capsys.readouterr().err)
     parent = re.search(r"parent run (\w+) ended KILLED", line).group(1)
     assert MlflowClient().get_run(parent).data.tags["poc.interrupted"] == "SIGINT"
