@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -17,6 +16,7 @@ from poc.allocation_runner import run_allocation_experiment
 from poc.allocation_suite import ALLOCATION_TAG, TRIAL_TAG, allocation_spec_from_dict
 from poc.catalog import create_snapshot, open_snapshot
 from poc.sources import synthetic_panel
+from tests.support.mlflow_store import sqlite_store
 
 pytestmark = pytest.mark.slow
 
@@ -24,22 +24,14 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("alloc-trials")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
     create_snapshot(synthetic_panel(12, 400, seed=5), root / "snapshots", "alloc")
     create_snapshot(synthetic_panel(12, 400, seed=6), root / "snapshots", "other")
-    with pytest.MonkeyPatch.context() as patch:
-        # A sqlite store puts artifacts under ./mlruns of the working directory: keep it in tmp.
-        patch.chdir(root)
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        patch.setenv("MLFLOW_EXPERIMENT_ID", "")
-        patch.delenv("MLFLOW_EXPERIMENT_ID")
-        mlflow.set_tracking_uri(uri)
+    with sqlite_store(root) as uri:
         yield {
             "snapshot": open_snapshot(root / "snapshots", "alloc"),
             "other": open_snapshot(root / "snapshots", "other"),
             "uri": uri,
         }
-    mlflow.set_tracking_uri(None)
 
 
 def _run(env, grid: dict, snapshot: str = "snapshot"):

@@ -15,11 +15,11 @@ import signal
 import time
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
 from poc import cli, interrupts
+from tests.support.mlflow_store import sqlite_store
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,16 +37,9 @@ headline:
 
 
 @pytest.fixture()
-def store(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.chdir(tmp_path)  # artifacts of a SQL store go under ./mlruns
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "")
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")
-    mlflow.set_tracking_uri(uri)
-    yield tmp_path
-    mlflow.set_tracking_uri(None)
+def store(tmp_path):
+    with sqlite_store(tmp_path):
+        yield tmp_path
 
 
 def _signal_at(monkeypatch, where: str, signum: int) -> None:

@@ -219,28 +219,26 @@ def test_lookahead_signal_is_flagged_and_capped(null_store):
     assert verdict.color != "green"
 
 
-def test_pbo_null_command_prints_its_table():
-    """``python -m poc.pbo_null`` as docs/verdict.md shows it, with 2 seeds instead of 200."""
+def _pbo_null(*args: str):
     import subprocess
     import sys
 
-    done = subprocess.run(
-        [sys.executable, "-m", "poc.pbo_null", "--seeds", "2"],
+    return subprocess.run(
+        [sys.executable, "-m", "poc.pbo_null", *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_pbo_null_command_prints_its_table():
+    """``python -m poc.pbo_null`` as docs/verdict.md shows it, with 2 seeds instead of 200."""
+    done = _pbo_null("--seeds", "2")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[1].startswith("noise, 2 seeds: mean 0.5284 ")  # seeds 500, 501: PBO 0.5733, 0.4834
     assert lines[2] == "planted: PBO 0.1695"
-    bad = subprocess.run(
-        [sys.executable, "-m", "poc.pbo_null", "--seeds", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    bad = _pbo_null("--seeds", "0")
     assert bad.returncode == 2 and "--seeds must be at least 1, got 0" in bad.stderr
     assert "Traceback" not in bad.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -12,6 +11,7 @@ from poc.catalog import create_snapshot, open_snapshot
 from poc.experiment import spec_from_dict
 from poc.runner import run_experiment
 from poc.sources import synthetic_panel
+from tests.support.mlflow_store import sqlite_store
 
 pytestmark = pytest.mark.slow
 
@@ -19,19 +19,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("trust")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
     create_snapshot(synthetic_panel(60, 300, seed=5), root / "snapshots", "tiny")
-    with pytest.MonkeyPatch.context() as patch:
-        # A sqlite store puts artifacts under ./mlruns of the working directory: keep it in tmp.
-        patch.chdir(root)
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        # mlflow.set_experiment exports MLFLOW_EXPERIMENT_ID: setenv records its absence so
-        # the context restores it (removes it) afterwards.
-        patch.setenv("MLFLOW_EXPERIMENT_ID", "")
-        patch.delenv("MLFLOW_EXPERIMENT_ID")
-        mlflow.set_tracking_uri(uri)
+    with sqlite_store(root) as uri:
         yield {"snapshot": open_snapshot(root / "snapshots", "tiny"), "uri": uri}
-    mlflow.set_tracking_uri(None)
 
 
 def _spec(name: str, fractile=(10, 90), signal="builtin:planted"):
